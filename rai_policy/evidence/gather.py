@@ -1,0 +1,255 @@
+"""Serve merged evidence requests: each TF tool runs at most once per check.
+
+The engine hands over the set of requests of all rules; this module loads the data once, runs
+one slice-metrics pass (TFMA or the equal local path) for every slicing and threshold, one TFDV
+statistics pass for every feature, one ε computation per (accountant, δ) and one model-card read.
+A request that cannot be served gets an `EvidenceError` with its reason: rules turn it into a
+NOT_EVALUABLE or ERROR finding, the other rules still run.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from rai_policy import data as datamod
+from rai_policy.errors import InputError
+from rai_policy.evidence.types import (Evidence, EvidenceError, FeatureStatsRequest, ModelCardRequest,
+                                       PrivacyRequest, SliceMetricsRequest)
+from rai_policy.subject import Subject
+
+LOCAL_MAX_ROWS = 10_000_000  # `--engine auto` computes slice metrics in-process up to this many rows
+DEFAULT_MAX_SLICES = 1000
+
+
+@dataclass
+class Options:
+    engine: str = "auto"  # auto | local | tfma
+    beam_pipeline_args: list[str] = field(default_factory=list)
+    max_slices: int = DEFAULT_MAX_SLICES
+    progress: object = None  # callable(message) or None
+    debug: bool = False
+
+
+@dataclass
+class GatherInfo:
+    """What the gathering did, for the report: engine, row counts, timings, notes."""
+
+    engine: str | None = None
+    engine_reason: str | None = None
+    rows: int | None = None
+    dropped_non_finite: int = 0
+    timings: dict = field(default_factory=dict)
+    tools: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+class _Data:
+    """The evaluation data, read once, normalised on demand."""
+
+    def __init__(self, subject: Subject, options: Options, info: GatherInfo):
+        self.subject, self.options, self.info = subject, options, info
+        self._slices: dict[str, pd.Series] = {}
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        if self.subject.frame is not None:
+            return self.subject.frame.reset_index(drop=True)
+        if not self.subject.data:
+            raise InputError("no data given (--data PATH, or `subject: data:` in the policy)")
+        t = time.perf_counter()
+        df = datamod.read_table(list(self.subject.data))
+        self.info.timings["read_data"] = time.perf_counter() - t
+        self.info.rows = len(df)
+        return df
+
+    def slice_column(self, feature: str) -> pd.Series:
+        if feature not in self._slices:
+            datamod.require_column(self.table, feature, "slice")
+            self._slices[feature] = datamod.slice_strings(self.table[feature], feature)
+        return self._slices[feature]
+
+    def prepared(self, features: list[str]) -> pd.DataFrame:
+        """Label, score, weight and slice columns (rows with dropped scores removed)."""
+        s = self.subject
+        if not s.label:
+            raise InputError("no label column given (--label COLUMN, or `subject: label:`)")
+        y = datamod.labels(self.table, s.label, s.positive_label)
+        groups = {f: self.slice_column(f) for f in features if f in self.table.columns}
+        if s.prediction:
+            datamod.require_column(self.table, s.prediction, "prediction")
+            raw, source = self.table[s.prediction], f"prediction column '{s.prediction}'"
+        elif s.model:
+            from rai_policy.evidence import scoring
+
+            t = time.perf_counter()
+            raw = scoring.score_model(s.model, self.table, signature=s.signature, progress=self.options.progress)
+            self.info.timings["score_model"] = time.perf_counter() - t
+            source = f"model {s.model}"
+        else:
+            raise InputError("no scores: give --prediction COLUMN (scores in the data) or --model PATH")
+        sc = datamod.scores(raw, source=source, prediction_type=s.prediction_type,
+                            drop_non_finite=s.drop_non_finite_predictions, groups=groups)
+        frame = pd.DataFrame({datamod.LABEL: y, datamod.PREDICTION: sc.values})
+        if s.example_weight:
+            frame[datamod.WEIGHT] = datamod.weights(self.table, s.example_weight)
+        for f in features:
+            frame[f] = self.slice_column(f).to_numpy()
+        if sc.keep is not None:
+            frame = frame[sc.keep].reset_index(drop=True)
+            self.info.dropped_non_finite = sc.dropped
+            self.info.notes.append(f"{sc.dropped} rows with non-finite predictions dropped (drop_non_finite_predictions)")
+        return frame
+
+
+def _say(options: Options, message: str) -> None:
+    if options.progress:
+        options.progress(message)
+
+
+def _failure(exc: BaseException, tool: str, options: Options) -> EvidenceError:
+    if isinstance(exc, InputError):
+        return EvidenceError(str(exc), not_evaluable=False)
+    detail = traceback.format_exc() if options.debug else ""
+    return EvidenceError(f"{tool} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                         + (f"\n{detail}" if detail else ""), not_evaluable=False)
+
+
+def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: dict) -> None:
+    features = sorted({f for r in reqs for f in r.slice_by})
+    slicings = sorted({r.slice_by for r in reqs})
+    thresholds = sorted({r.threshold for r in reqs})
+    try:
+        frame = data.prepared(features)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a located finding
+        err = _failure(exc, "reading the data", options)
+        out.update({r: err for r in reqs})
+        return
+    too_many = {}
+    for sl in slicings:
+        n = frame[list(sl)].dropna().drop_duplicates().shape[0] if sl else 1
+        if n > options.max_slices:
+            too_many[sl] = EvidenceError(f"{' × '.join(sl)} has {n:,} slices, more than max_slices={options.max_slices:,} "
+                                         "(raise --max-slices to evaluate them)", not_evaluable=False)
+    slicings = [sl for sl in slicings if sl not in too_many]
+    engine = options.engine
+    if engine == "auto":
+        engine = "local" if len(frame) <= LOCAL_MAX_ROWS else "tfma"
+        info.engine_reason = (f"auto: {len(frame):,} rows ≤ {LOCAL_MAX_ROWS:,}, in-process path (equal to TFMA by the parity suite)"
+                              if engine == "local" else f"auto: {len(frame):,} rows > {LOCAL_MAX_ROWS:,}, TFMA on Beam")
+    else:
+        info.engine_reason = f"--engine {engine}"
+    info.engine = engine
+    results = {}
+    if slicings:
+        t = time.perf_counter()
+        try:
+            if engine == "tfma":
+                from rai_policy.evidence import tfma_adapter as adapter
+            else:
+                from rai_policy.evidence import local_metrics as adapter
+            kwargs = {"beam_pipeline_args": options.beam_pipeline_args} if engine == "tfma" else {}
+            results = adapter.compute_slice_metrics(frame, slicings, thresholds,
+                                                    weighted=datamod.WEIGHT in frame.columns,
+                                                    progress=options.progress, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            err = _failure(exc, "TFMA" if engine == "tfma" else "slice metrics", options)
+            out.update({r: err for r in reqs})
+            return
+        info.timings[f"slice_metrics_{engine}"] = time.perf_counter() - t
+        info.tools.append("tfma" if engine == "tfma" else "local")
+    for r in reqs:
+        if r.slice_by in too_many:
+            out[r] = too_many[r.slice_by]
+        elif (r.slice_by, r.threshold) in results:
+            out[r] = results[(r.slice_by, r.threshold)]
+        else:
+            out[r] = EvidenceError(f"metrics for slice {r.slice_by} at threshold {r.threshold} were not computed",
+                                   not_evaluable=False)
+
+
+def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: dict) -> None:
+    usable, columns = [], {}
+    for r in reqs:
+        try:
+            columns[r.feature] = data.slice_column(r.feature)
+            usable.append(r)
+        except Exception as exc:  # noqa: BLE001
+            out[r] = _failure(exc, "reading the data", options)
+    if not usable:
+        return
+    from rai_policy.evidence import tfdv_adapter
+
+    t = time.perf_counter()
+    try:
+        stats = tfdv_adapter.feature_stats(pd.DataFrame(columns), sorted(columns), progress=options.progress)
+    except Exception as exc:  # noqa: BLE001
+        err = _failure(exc, "TFDV", options)
+        out.update({r: err for r in usable})
+        return
+    info.timings["tfdv_statistics"] = time.perf_counter() - t
+    info.tools.append("tfdv")
+    for r in usable:
+        out[r] = stats[r.feature]
+
+
+def _privacy(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
+    if not subject.training:
+        out.update({r: EvidenceError("no DP-SGD training record given (--training PATH)") for r in reqs})
+        return
+    from rai_policy.evidence import privacy_adapter
+
+    try:
+        record = privacy_adapter.load_training_record(subject.training)
+    except Exception as exc:  # noqa: BLE001
+        out.update({r: _failure(exc, "reading the training record", options) for r in reqs})
+        return
+    for r in reqs:
+        t = time.perf_counter()
+        try:
+            out[r] = privacy_adapter.compute_privacy(record, r.accountant, r.delta)
+        except Exception as exc:  # noqa: BLE001
+            out[r] = _failure(exc, "privacy accounting", options)
+        info.timings[f"epsilon_{r.accountant}"] = time.perf_counter() - t
+    info.tools.append("dp_accounting")
+
+
+def _model_card(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
+    from rai_policy.evidence import model_card_adapter
+
+    for r in reqs:
+        if not subject.model_card:
+            out[r] = EvidenceError("no model card given (--model-card PATH)")
+            continue
+        try:
+            out[r] = model_card_adapter.read_model_card(subject.model_card)
+        except model_card_adapter.UnknownSchemaVersion as exc:
+            out[r] = EvidenceError(str(exc), not_evaluable=False)
+        except Exception as exc:  # noqa: BLE001
+            out[r] = _failure(exc, "reading the model card", options)
+    info.tools.append("model_card_toolkit_schema")
+
+
+def gather(requests, subject: Subject, options: Options) -> tuple[Evidence, GatherInfo]:
+    info = GatherInfo()
+    out: dict = {}
+    data = _Data(subject, options, info)
+    by_type: dict[type, list] = {}
+    for r in sorted(set(requests), key=repr):
+        by_type.setdefault(type(r), []).append(r)
+    if SliceMetricsRequest in by_type:
+        _say(options, "slice metrics …")
+        _slice_metrics(by_type[SliceMetricsRequest], data, options, info, out)
+    if FeatureStatsRequest in by_type:
+        _feature_stats(by_type[FeatureStatsRequest], data, options, info, out)
+    if PrivacyRequest in by_type:
+        _privacy(by_type[PrivacyRequest], subject, options, info, out)
+    if ModelCardRequest in by_type:
+        _model_card(by_type[ModelCardRequest], subject, options, info, out)
+    if info.rows is None and "table" in data.__dict__:
+        info.rows = len(data.table)
+    return Evidence(out), info

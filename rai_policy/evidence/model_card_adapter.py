@@ -1,0 +1,54 @@
+"""Model Card Toolkit: read a model card JSON and validate it against MCT's packaged JSON schema.
+
+Importing `model_card_toolkit` imports TFMA and needs the slow pure-Python protobuf backend (see
+docs/STACK.md), so this adapter uses only the schema files MCT ships, located without importing
+the package.  Rendering a card with MCT's own templates runs in a child process (`rai_policy.demo`).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from rai_policy.evidence.types import ModelCardDoc
+
+
+class UnknownSchemaVersion(Exception):
+    pass
+
+
+def schema_dir() -> Path:
+    spec = importlib.util.find_spec("model_card_toolkit")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("model-card-toolkit is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "schema"
+
+
+def known_versions() -> list[str]:
+    return sorted(p.name[1:] for p in schema_dir().glob("v*") if (p / "model_card.schema.json").is_file())
+
+
+def read_model_card(path: str) -> ModelCardDoc:
+    """Parse and schema-check the card at `path` (absent → found=False).  A card that declares a
+    schema version MCT does not ship raises UnknownSchemaVersion."""
+    import jsonschema
+
+    p = Path(path)
+    if not p.is_file():
+        return ModelCardDoc(str(path), found=False)
+    try:
+        document = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return ModelCardDoc(str(path), True, parse_error=str(exc))
+    if not isinstance(document, dict):
+        return ModelCardDoc(str(path), True, parse_error="the top level is not a JSON object")
+    versions = known_versions()
+    version = str(document.get("schema_version") or versions[-1])
+    if version not in versions:
+        raise UnknownSchemaVersion(f"model card {path} declares schema_version {version!r}; "
+                                   f"Model Card Toolkit ships {', '.join(versions)}")
+    schema = json.loads((schema_dir() / f"v{version}" / "model_card.schema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    messages = tuple(f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors)
+    return ModelCardDoc(str(path), True, document, version, messages)

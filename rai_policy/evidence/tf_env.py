@@ -1,0 +1,13 @@
+"""Process settings applied before a TF tool is imported: quiet C++ logs and library chatter."""
+import logging
+import os
+import warnings
+
+
+def quiet() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+    warnings.filterwarnings("ignore", message=r".*crcmod.*")
+    logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)

@@ -1,0 +1,1 @@
+"""The policy language: YAML with locations → validated, frozen pydantic models."""

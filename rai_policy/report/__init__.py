@@ -1,0 +1,1 @@
+"""The frozen result of a check (`model`), its provenance, and one renderer module per format."""

@@ -1,0 +1,97 @@
+"""`slice_gap`: the spread of a metric across groups stays small."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rai_policy.evidence.types import Evidence
+from rai_policy.rules.base import Finding, Rule, Status, fmt, within_max, within_min
+from rai_policy.rules.slicing import SliceRuleSpec, measurements, notes_for, preconditions, row_name, select
+
+
+class SliceGapSpec(SliceRuleSpec):
+    kind: Literal["slice_gap"]
+    max_gap: float | None = Field(None, ge=0)
+    min_ratio: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _needs_a_bound(self):
+        if self.max_gap is None and self.min_ratio is None:
+            raise ValueError("slice_gap needs `max_gap` and/or `min_ratio`")
+        return self
+
+
+class SliceGapRule(Rule):
+    """The gap (max − min) or ratio (min / max) of a metric across groups stays within bounds.
+
+    What it checks: the metric per group of `slice_by` (optionally only the `groups` listed); the
+    gap max − min must be ≤ `max_gap` and the ratio min / max ≥ `min_ratio` (0.8 is the
+    four-fifths rule).  Inclusive, 1e-9 tolerance: 0.8 − 0.7 against max_gap 0.1 passes.  The
+    reported value is the gap when `max_gap` is set, else the ratio.
+
+    Why it matters: equalised odds and disparate impact are statements about differences between
+    groups; a model can meet a floor everywhere and still treat groups very differently.
+
+    Example policy:
+        - id: fpr-gap-race
+          kind: slice_gap
+          metric: false_positive_rate
+          slice_by: [race]
+          groups: [African-American, Caucasian]
+          max_gap: 0.05
+          decision_threshold: 0.45
+
+    Example finding:
+        fail  fpr-gap-race  gap 0.213925 > max_gap 0.05 (African-American 0.448468 vs Caucasian 0.234543)
+        pass  when the two false positive rates are within 0.05.
+
+    Options: metric, slice_by, groups, max_gap, min_ratio, decision_threshold (0.5),
+        min_slice_size (1), on_undefined (not_evaluable | skip), on_missing (error | exclude).
+    """
+
+    kind = "slice_gap"
+    code = "RAI-SLICE-002"
+    name = "fairness.slice_gap"
+    Spec = SliceGapSpec
+
+    def requests(self):
+        return [self.spec.slice_request()]
+
+    def evaluate(self, evidence: Evidence) -> Finding:
+        spec = self.spec
+        result = evidence.get(spec.slice_request())
+        if (bad := self.unavailable(result)) is not None:
+            return bad
+        sel = select(spec, result)
+        bound = {k: v for k, v in (("max_gap", spec.max_gap), ("min_ratio", spec.min_ratio)) if v is not None}
+        meas = measurements(spec, result)
+        if (pre := preconditions(spec, result, sel)) is not None:
+            return Finding(pre[0], pre[1], None, bound, meas)
+        notes = notes_for(spec, sel)
+        if len(sel.judged) < 2:
+            return Finding(Status.NOT_EVALUABLE, f"a gap needs at least 2 groups with a defined {spec.metric}; "
+                           f"found {len(sel.judged)}", None, bound, meas, notes=notes)
+        lo = min(sel.judged, key=lambda r: r.metrics[spec.metric])
+        hi = max(sel.judged, key=lambda r: r.metrics[spec.metric])
+        vlo, vhi = lo.metrics[spec.metric], hi.metrics[spec.metric]
+        gap = vhi - vlo
+        ratio = (vlo / vhi) if vhi > 0 else None
+        between = f"{row_name(hi)} {fmt(vhi)} vs {row_name(lo)} {fmt(vlo)}"
+        problems = []
+        if spec.max_gap is not None and not within_max(gap, spec.max_gap):
+            problems.append(f"gap {fmt(gap)} > max_gap {fmt(spec.max_gap)}")
+        if spec.min_ratio is not None:
+            if ratio is None:
+                return Finding(Status.NOT_EVALUABLE, f"ratio undefined: {spec.metric} is 0 in every group",
+                               None, bound, meas, dict(hi.slice), notes)
+            if not within_min(ratio, spec.min_ratio):
+                problems.append(f"ratio {fmt(ratio)} < min_ratio {fmt(spec.min_ratio)}")
+        value = gap if spec.max_gap is not None else ratio
+        summary = f"gap {fmt(gap)}" + (f", ratio {fmt(ratio)}" if ratio is not None else "")
+        if problems:
+            return Finding(Status.FAIL, f"{spec.metric}: {'; '.join(problems)} ({between})", value, bound, meas,
+                           dict(lo.slice) if spec.metric not in ("false_positive_rate", "false_negative_rate") else dict(hi.slice),
+                           notes)
+        return Finding(Status.PASS, f"{spec.metric}: {summary} within bounds ({between})", value, bound, meas,
+                       None, notes)
