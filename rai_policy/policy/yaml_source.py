@@ -16,6 +16,7 @@ MAX_NODES = 20_000  # a policy is small; alias expansion beyond this is an attac
 MAX_DEPTH = 40
 MAX_BYTES = 2_000_000
 
+SAFE_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 Path = tuple  # a YAML path: ("rules", 0, "max_gap")
 
 
@@ -76,6 +77,9 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise _TooDeep(node)
         self.located.values[path] = _pos(node)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in SAFE_COLLECTION_TAGS:
+            self.fail(node, path, f"cannot read value: tag {node.tag!r} is not allowed (safe YAML only)")
+            return None
         if isinstance(node, yaml.MappingNode):
             out: dict = {}
             for key_node, value_node in node.value:
