@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fail-on", choices=["error", "warning"], default="error", help="which severities block (default error)")
     c.add_argument("--baseline", metavar="FILE", help="failures recorded in this baseline do not fail the run")
     c.add_argument("--write-baseline", metavar="FILE", help="record the current failures as the baseline")
+    c.add_argument("--cache-dir", metavar="DIR", help="evidence cache directory (default $RAI_POLICY_CACHE_DIR or ~/.cache/rai-policy)")
+    c.add_argument("--no-cache", action="store_true", help="compute all evidence afresh and store nothing")
+    c.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up evidence gathering after this long")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     c.add_argument("--no-color", action="store_true", help="plain console output")
     c.add_argument("--debug", action="store_true", help="include tracebacks of tool failures in messages")
@@ -86,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from rai_policy.evidence import tf_env
+
+    tf_env.quiet()  # settings only: imports nothing heavy
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -146,6 +152,7 @@ def cmd_check(args, argv) -> int:
     from pathlib import Path
 
     from rai_policy import engine
+    from rai_policy.evidence.cache import default_dir as default_cache_dir
     from rai_policy.policy.loader import load_policy
     from rai_policy.subject import resolve
 
@@ -161,7 +168,9 @@ def cmd_check(args, argv) -> int:
                       positive_label=args.positive_label, prediction_type=args.prediction_type)
     options = engine.CheckOptions(engine=args.engine, beam_pipeline_args=shlex.split(args.beam_pipeline_args),
                                   max_slices=args.max_slices, progress=progress, debug=args.debug,
-                                  fail_on=args.fail_on, baseline=args.baseline, argv=["rai-policy", *argv])
+                                  cache_dir=None if args.no_cache else (args.cache_dir or str(default_cache_dir())),
+                                  fail_on=args.fail_on, baseline=args.baseline, argv=["rai-policy", *argv],
+                                  timeout=args.timeout)
     try:
         report = engine.run_check(loaded, subject, options)
     except RaiPolicyError as exc:

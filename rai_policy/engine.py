@@ -5,8 +5,11 @@ It names no rule kind and no tool: rule classes come from the registry, evidence
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +30,31 @@ class CheckOptions(Options):
     today: dt.date | None = None  # for waiver expiry (tests)
     baseline: str | None = None
     argv: list[str] = field(default_factory=list)
+    timeout: float | None = None  # seconds for evidence gathering; over it the run is an error
+
+
+class GatherTimeout(InputError):
+    """Evidence gathering ran past --timeout."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Raise GatherTimeout after `seconds` (main thread, Unix); no-op otherwise."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+    t0 = time.perf_counter()
+
+    def _alarm(signum, frame):
+        raise GatherTimeout(f"evidence gathering stopped after {time.perf_counter() - t0:.1f} s (--timeout {seconds:g} s)")
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def build_rules(loaded: LoadedPolicy):
@@ -134,7 +162,8 @@ def run_check(loaded: LoadedPolicy, subject: Subject, options: CheckOptions | No
     baseline = load_baseline(options.baseline)
     rules = build_rules(loaded)
     requests = {req for rule in rules for req in rule.requests()}
-    evidence, info = gather(requests, subject, options)
+    with _deadline(options.timeout):
+        evidence, info = gather(requests, subject, options)
     results = [_final(rule, _evaluate(rule, evidence), loaded, options, baseline) for rule in rules]
     verdict_, code = verdict(results, options.fail_on)
     files = {"policy": loaded.files, "data": list(subject.data)}
@@ -155,7 +184,7 @@ def run_check(loaded: LoadedPolicy, subject: Subject, options: CheckOptions | No
 def _evidence_dict(info: GatherInfo) -> dict:
     return {"engine": info.engine, "engine_reason": info.engine_reason, "rows": info.rows,
             "dropped_non_finite_predictions": info.dropped_non_finite, "tools": sorted(set(info.tools)),
-            "notes": list(info.notes), "timings": {k: round(v, 3) for k, v in sorted(info.timings.items())}}
+            "notes": list(info.notes), "cache": info.cache, "timings": {k: round(v, 3) for k, v in sorted(info.timings.items())}}
 
 
 def error_report(message: str, policy_path: str | None, argv: list[str]) -> Report:

@@ -53,3 +53,17 @@ def compas_report(compas_scored_csv):
     loaded = load_policy(POLICIES / "compas_fairness.yaml")
     subject = resolve(loaded.model.subject, POLICIES, data=(str(compas_scored_csv),))
     return engine.run_check(loaded, subject, engine.CheckOptions(engine="local"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_evidence_cache(tmp_path_factory):
+    """CLI runs in tests cache evidence in a session-private directory, never in ~/.cache."""
+    import os
+
+    old = os.environ.get("RAI_POLICY_CACHE_DIR")
+    os.environ["RAI_POLICY_CACHE_DIR"] = str(tmp_path_factory.mktemp("evidence-cache"))
+    yield
+    if old is None:
+        os.environ.pop("RAI_POLICY_CACHE_DIR", None)
+    else:
+        os.environ["RAI_POLICY_CACHE_DIR"] = old

@@ -8,15 +8,17 @@ NOT_EVALUABLE or ERROR finding, the other rules still run.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
+from rai_policy import __version__
 from rai_policy import data as datamod
+from rai_policy.evidence import cache
 from rai_policy.errors import InputError
 from rai_policy.evidence.types import (Evidence, EvidenceError, FeatureStatsRequest, ModelCardRequest,
                                        PrivacyRequest, SliceMetricsRequest)
@@ -33,6 +35,7 @@ class Options:
     max_slices: int = DEFAULT_MAX_SLICES
     progress: object = None  # callable(message) or None
     debug: bool = False
+    cache_dir: str | None = None  # None: no cache (the CLI passes the default cache directory)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class GatherInfo:
     timings: dict = field(default_factory=dict)
     tools: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    cache: dict | None = None
 
 
 class _Data:
@@ -66,6 +70,21 @@ class _Data:
         self.info.timings["read_data"] = time.perf_counter() - t
         self.info.rows = len(df)
         return df
+
+    @cached_property
+    def identity(self) -> str:
+        """A content hash of the data and of everything that turns it into labels and scores."""
+        from rai_policy.report.provenance import sha256_path
+
+        s = self.subject
+        if s.frame is not None:
+            content = [hashlib.sha256(pd.util.hash_pandas_object(s.frame, index=False).to_numpy().tobytes()
+                                      + repr(list(map(str, s.frame.columns))).encode()).hexdigest()]
+        else:
+            content = [sha256_path(p) for p in datamod.expand_paths(list(s.data))]
+        model = sha256_path(s.model) if s.model and not s.prediction else None
+        return cache.digest(content, s.label, s.prediction, model, s.signature, s.example_weight,
+                            s.positive_label, s.prediction_type, s.drop_non_finite_predictions)
 
     def slice_column(self, feature: str) -> pd.Series:
         if feature not in self._slices:
@@ -119,65 +138,128 @@ def _failure(exc: BaseException, tool: str, options: Options) -> EvidenceError:
                          + (f"\n{detail}" if detail else ""), not_evaluable=False)
 
 
-def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: dict) -> None:
-    features = sorted({f for r in reqs for f in r.slice_by})
+def _tool_versions(*names: str) -> list:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = [__version__]
+    for n in names:
+        try:
+            out.append(version(n))
+        except PackageNotFoundError:
+            out.append(None)
+    return out
+
+
+def _slice_key(data: "_Data", engine: str, slicing, threshold) -> str:
+    tools = _tool_versions("tensorflow-model-analysis") if engine == "tfma" else _tool_versions()
+    return cache.digest("slice_metrics", data.identity, engine, list(slicing), threshold, tools)
+
+
+def _choose_engine(options: Options, data: "_Data", info: GatherInfo) -> str:
+    engine = options.engine
+    if engine != "auto":
+        info.engine_reason = f"--engine {engine}"
+        return engine
+    rows = info.rows if info.rows is not None else len(data.table)
+    engine = "local" if rows <= LOCAL_MAX_ROWS else "tfma"
+    info.engine_reason = (f"auto: {rows:,} rows ≤ {LOCAL_MAX_ROWS:,}, in-process path (equal to TFMA by the parity suite)"
+                          if engine == "local" else f"auto: {rows:,} rows > {LOCAL_MAX_ROWS:,}, TFMA on Beam")
+    return engine
+
+
+def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: dict, store) -> None:
     slicings = sorted({r.slice_by for r in reqs})
     thresholds = sorted({r.threshold for r in reqs})
+    results: dict = {}
     try:
-        frame = data.prepared(features)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a located finding
+        # auto with a cache: an earlier run's choice is found under the engine it picked
+        engines = [options.engine] if options.engine != "auto" else ["local", "tfma"]
+        if store is not None:
+            for engine in engines:
+                found = {(sl, t): store.get(_slice_key(data, engine, sl, t)) for sl in slicings for t in thresholds}
+                if all(v is not None for v in found.values()):
+                    results, info.engine = found, engine
+                    info.engine_reason = f"served from the evidence cache (computed by {engine})"
+                    break
+                results.update({k: v for k, v in found.items() if v is not None})
+        todo = sorted({sl for sl in slicings for t in thresholds if (sl, t) not in results})
+    except Exception as exc:  # noqa: BLE001 - e.g. a data file that vanished
         err = _failure(exc, "reading the data", options)
         out.update({r: err for r in reqs})
         return
-    too_many = {}
-    for sl in slicings:
-        n = frame[list(sl)].dropna().drop_duplicates().shape[0] if sl else 1
-        if n > options.max_slices:
-            too_many[sl] = EvidenceError(f"{' × '.join(sl)} has {n:,} slices, more than max_slices={options.max_slices:,} "
-                                         "(raise --max-slices to evaluate them)", not_evaluable=False)
-    slicings = [sl for sl in slicings if sl not in too_many]
-    engine = options.engine
-    if engine == "auto":
-        engine = "local" if len(frame) <= LOCAL_MAX_ROWS else "tfma"
-        info.engine_reason = (f"auto: {len(frame):,} rows ≤ {LOCAL_MAX_ROWS:,}, in-process path (equal to TFMA by the parity suite)"
-                              if engine == "local" else f"auto: {len(frame):,} rows > {LOCAL_MAX_ROWS:,}, TFMA on Beam")
-    else:
-        info.engine_reason = f"--engine {engine}"
-    info.engine = engine
-    results = {}
-    if slicings:
-        t = time.perf_counter()
+    too_many: dict = {}
+    if todo:
+        features = sorted({f for sl in todo for f in sl})
         try:
-            if engine == "tfma":
-                from rai_policy.evidence import tfma_adapter as adapter
-            else:
-                from rai_policy.evidence import local_metrics as adapter
-            kwargs = {"beam_pipeline_args": options.beam_pipeline_args} if engine == "tfma" else {}
-            results = adapter.compute_slice_metrics(frame, slicings, thresholds,
-                                                    weighted=datamod.WEIGHT in frame.columns,
-                                                    progress=options.progress, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            err = _failure(exc, "TFMA" if engine == "tfma" else "slice metrics", options)
+            frame = data.prepared(features)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a finding with its reason
+            err = _failure(exc, "reading the data", options)
             out.update({r: err for r in reqs})
             return
-        info.timings[f"slice_metrics_{engine}"] = time.perf_counter() - t
-        info.tools.append("tfma" if engine == "tfma" else "local")
+        for sl in todo:
+            n = frame[list(sl)].dropna().drop_duplicates().shape[0] if sl else 1
+            if n > options.max_slices:
+                too_many[sl] = EvidenceError(f"{' × '.join(sl)} has {n:,} slices, more than max_slices={options.max_slices:,} "
+                                             "(raise --max-slices to evaluate them)", not_evaluable=False)
+        todo = [sl for sl in todo if sl not in too_many]
+        engine = _choose_engine(options, data, info)
+        info.engine = engine
+        if todo:
+            t = time.perf_counter()
+            try:
+                if engine == "tfma":
+                    from rai_policy.evidence import tfma_adapter as adapter
+                else:
+                    from rai_policy.evidence import local_metrics as adapter
+                kwargs = {"beam_pipeline_args": options.beam_pipeline_args} if engine == "tfma" else {}
+                computed = adapter.compute_slice_metrics(frame, todo, thresholds,
+                                                         weighted=datamod.WEIGHT in frame.columns,
+                                                         progress=options.progress, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                err = _failure(exc, "TFMA" if engine == "tfma" else "slice metrics", options)
+                out.update({r: err for r in reqs})
+                return
+            info.timings[f"slice_metrics_{engine}"] = time.perf_counter() - t
+            info.tools.append("tfma" if engine == "tfma" else "local")
+            for k, v in computed.items():
+                results[k] = v
+                if store is not None:
+                    store.put(_slice_key(data, engine, *k), v)
+    if info.rows is None and results:
+        info.rows = next(iter(results.values())).total or None
     for r in reqs:
+        res = results.get((r.slice_by, r.threshold))
         if r.slice_by in too_many:
             out[r] = too_many[r.slice_by]
-        elif (r.slice_by, r.threshold) in results:
-            out[r] = results[(r.slice_by, r.threshold)]
-        else:
+        elif res is None:
             out[r] = EvidenceError(f"metrics for slice {r.slice_by} at threshold {r.threshold} were not computed",
                                    not_evaluable=False)
+        elif len(res.rows) > options.max_slices:
+            out[r] = EvidenceError(f"{' × '.join(r.slice_by)} has {len(res.rows):,} slices, more than "
+                                   f"max_slices={options.max_slices:,} (raise --max-slices to evaluate them)",
+                                   not_evaluable=False)
+        else:
+            out[r] = res
 
 
-def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: dict) -> None:
-    usable, columns = [], {}
+def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: dict, store) -> None:
+    todo = []
     for r in reqs:
         try:
+            key = cache.digest("feature_stats", data.identity, r.feature, _tool_versions("tensorflow-data-validation"))
+            hit = store.get(key) if store is not None else None
+        except Exception as exc:  # noqa: BLE001
+            out[r] = _failure(exc, "reading the data", options)
+            continue
+        if hit is not None:
+            out[r] = hit
+        else:
+            todo.append((r, key))
+    usable, columns = [], {}
+    for r, key in todo:
+        try:
             columns[r.feature] = data.slice_column(r.feature)
-            usable.append(r)
+            usable.append((r, key))
         except Exception as exc:  # noqa: BLE001
             out[r] = _failure(exc, "reading the data", options)
     if not usable:
@@ -189,12 +271,14 @@ def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: d
         stats = tfdv_adapter.feature_stats(pd.DataFrame(columns), sorted(columns), progress=options.progress)
     except Exception as exc:  # noqa: BLE001
         err = _failure(exc, "TFDV", options)
-        out.update({r: err for r in usable})
+        out.update({r: err for r, _ in usable})
         return
     info.timings["tfdv_statistics"] = time.perf_counter() - t
     info.tools.append("tfdv")
-    for r in usable:
+    for r, key in usable:
         out[r] = stats[r.feature]
+        if store is not None:
+            store.put(key, stats[r.feature])
 
 
 def _privacy(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
@@ -238,18 +322,21 @@ def gather(requests, subject: Subject, options: Options) -> tuple[Evidence, Gath
     info = GatherInfo()
     out: dict = {}
     data = _Data(subject, options, info)
+    store = cache.EvidenceCache(options.cache_dir) if options.cache_dir else None
     by_type: dict[type, list] = {}
     for r in sorted(set(requests), key=repr):
         by_type.setdefault(type(r), []).append(r)
     if SliceMetricsRequest in by_type:
         _say(options, "slice metrics …")
-        _slice_metrics(by_type[SliceMetricsRequest], data, options, info, out)
+        _slice_metrics(by_type[SliceMetricsRequest], data, options, info, out, store)
     if FeatureStatsRequest in by_type:
-        _feature_stats(by_type[FeatureStatsRequest], data, options, info, out)
+        _feature_stats(by_type[FeatureStatsRequest], data, options, info, out, store)
     if PrivacyRequest in by_type:
         _privacy(by_type[PrivacyRequest], subject, options, info, out)
     if ModelCardRequest in by_type:
         _model_card(by_type[ModelCardRequest], subject, options, info, out)
     if info.rows is None and "table" in data.__dict__:
         info.rows = len(data.table)
+    if store is not None:
+        info.cache = {"dir": str(store.dir), "hits": store.hits, "misses": store.misses}
     return Evidence(out), info

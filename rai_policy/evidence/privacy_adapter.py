@@ -155,7 +155,7 @@ def resolve_steps(record: TrainingRecord) -> tuple[int, str, tuple[str, ...]]:
             )
         from_epochs = (count, how)
     if record.steps is not None:
-        if from_epochs is not None:
+        if from_epochs is not None and from_epochs[0] != record.steps:
             notes.append(
                 f"steps {record.steps} from the training record used; epochs {record.epochs:g} "
                 f"ignored (it would give {from_epochs[0]} steps by {from_epochs[1]})"

@@ -11,3 +11,5 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=r".*crcmod.*")
     logging.getLogger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|apache_beam|tfx_bsl).*")

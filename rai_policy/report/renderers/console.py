@@ -16,7 +16,10 @@ def _where(rule) -> str:
     loc = rule.location
     if not loc:
         return ""
-    return f"  [{os.path.relpath(loc['file']) if os.path.isabs(loc['file']) else loc['file']}:{loc['line']}]"
+    shown = loc["file"]
+    if os.path.isabs(shown) and not os.path.relpath(shown).startswith(".."):
+        shown = os.path.relpath(shown)
+    return f"  [{shown}:{loc['line']}]"
 
 
 def render(report, color: bool = False, verbose: bool = False) -> str:
