@@ -165,3 +165,19 @@ def test_same_seed_same_model(prepared, tmp_path):
     a = tf.keras.models.load_model(subject.model).get_weights()
     b = tf.keras.models.load_model(again.model).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.slow
+def test_demo_command_end_to_end(tmp_path, capsys):
+    """The README's first command: trains, checks the shipped demo policy, writes reports, exits 0."""
+    import json
+
+    from rai_policy.cli import main
+
+    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: FAIL (exit 1)" in out  # honest failures on this data (age-group ratio, epsilon)
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    statuses = {r["id"]: r["status"] for r in report["rules"]}
+    assert statuses["dp-epsilon"] == "fail" and statuses["model-card-complete"] == "pass"
+    assert report["evidence"]["engine"] == "tfma"
