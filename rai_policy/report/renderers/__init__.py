@@ -9,6 +9,10 @@ from importlib import import_module
 RENDERERS = {
     "console": "rai_policy.report.renderers.console",
     "json": "rai_policy.report.renderers.json_report",
+    "junit": "rai_policy.report.renderers.junit",
+    "sarif": "rai_policy.report.renderers.sarif",
+    "markdown": "rai_policy.report.renderers.markdown",
+    "html": "rai_policy.report.renderers.html",
 }
 
 
