@@ -299,6 +299,29 @@ def test_beam_args_reach_the_pipeline():
         tfma_results(frame, [()], [0.5], weighted=True, beam_pipeline_args=["--direct_running_mode=bogus"])
 
 
+@pytest.mark.slow
+def test_multi_process_direct_runner_small_table(compas_scored_csv, tmp_path):
+    """Issue 5: the multi-process DirectRunner through the CLI's --beam-pipeline-args, equal to local."""
+    import json
+
+    from rai_policy.cli import main
+
+    small = tmp_path / "small.csv"
+    pd.read_csv(compas_scored_csv).head(200).to_csv(small, index=False)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: mp\nsubject: {label: two_year_recid, prediction: score}\nrules:\n"
+                      "  - {id: g, kind: slice_gap, metric: false_positive_rate, slice_by: [sex], max_gap: 1}\n")
+    reports = {}
+    for engine, extra in (("tfma", ["--beam-pipeline-args",
+                                    "--direct_num_workers=2 --direct_running_mode=multi_processing"]),
+                          ("local", [])):
+        out = tmp_path / f"{engine}.json"
+        assert main(["check", str(policy), "--data", str(small), "--engine", engine, "-q", "--no-cache",
+                     "--report", f"json={out}", *extra]) == 0
+        reports[engine] = json.loads(out.read_text())["rules"][0]["measurements"]
+    assert reports["tfma"] == [{**m, "engine": "tfma"} for m in reports["local"]]
+
+
 # ---------------------------------------------------------------- field cases
 
 
