@@ -42,6 +42,8 @@ def _add_subject_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--signature", metavar="NAME", help="SavedModel signature to call")
     g.add_argument("--model-card", metavar="PATH", help="Model Card Toolkit JSON")
     g.add_argument("--training", metavar="PATH", help="DP-SGD training record (YAML or JSON)")
+    g.add_argument("--membership-data", metavar="PATH",
+                   help="per-example losses for membership inference: CSV or .npz with loss, member (1 = training member)")
     g.add_argument("--example-weight", metavar="COLUMN", help="example weight column")
     g.add_argument("--positive-label", metavar="VALUE", help="label value that counts as positive (for non-0/1 labels)")
     g.add_argument("--prediction-type", choices=["probability", "logits"], help="logits: apply a sigmoid first")
@@ -164,7 +166,8 @@ def cmd_check(args, argv) -> int:
         raise
     subject = resolve(loaded.model.subject, Path(args.policy).resolve().parent, data=tuple(args.data or ()),
                       label=args.label, prediction=args.prediction, model=args.model, signature=args.signature,
-                      model_card=args.model_card, training=args.training, example_weight=args.example_weight,
+                      model_card=args.model_card, training=args.training, membership_data=args.membership_data,
+                      example_weight=args.example_weight,
                       positive_label=args.positive_label, prediction_type=args.prediction_type)
     options = engine.CheckOptions(engine=args.engine, beam_pipeline_args=shlex.split(args.beam_pipeline_args),
                                   max_slices=args.max_slices, progress=progress, debug=args.debug,

@@ -49,7 +49,9 @@ def _deadline(seconds: float | None):
         raise GatherTimeout(f"evidence gathering stopped after {time.perf_counter() - t0:.1f} s (--timeout {seconds:g} s)")
 
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # After the deadline the alarm repeats, so a later stage (gather turns one stage's timeout into
+    # that stage's error finding and goes on) is stopped too instead of running unbounded.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.2)
     try:
         yield
     finally:
@@ -150,7 +152,7 @@ def verdict(results: list[RuleResult], fail_on: str) -> tuple[str, ExitCode]:
 def _subject_dict(subject: Subject) -> dict:
     return {"data": list(subject.data) if subject.data else ("<DataFrame>" if subject.frame is not None else None),
             "label": subject.label, "prediction": subject.prediction, "model": subject.model,
-            "model_card": subject.model_card, "training": subject.training,
+            "model_card": subject.model_card, "training": subject.training, "membership_data": subject.membership_data,
             "example_weight": subject.example_weight, "prediction_type": subject.prediction_type}
 
 
@@ -167,7 +169,7 @@ def run_check(loaded: LoadedPolicy, subject: Subject, options: CheckOptions | No
     results = [_final(rule, _evaluate(rule, evidence), loaded, options, baseline) for rule in rules]
     verdict_, code = verdict(results, options.fail_on)
     files = {"policy": loaded.files, "data": list(subject.data)}
-    for role in ("model", "model_card", "training"):
+    for role in ("model", "model_card", "training", "membership_data"):
         if getattr(subject, role):
             files[role] = [getattr(subject, role)]
     model = loaded.model

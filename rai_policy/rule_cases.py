@@ -15,7 +15,7 @@ expected status.  Evidence is given as small inputs and computed with the real l
         message_contains: "gap 0.1"
 
 Other evidence keys: `feature_stats: {feature, counts, missing}`, `privacy: {PrivacyResult fields}`,
-`model_card: {document: {...}}` or `model_card: {found: false}`.
+`model_card: {document: {...}}` or `model_card: {found: false}`, `membership: {MembershipResult fields}`.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def load_cases(path: str | Path) -> list[Case]:
     out = []
     for raw in doc["cases"]:
         rule = {"id": raw["name"].replace("_", "-")[:100], **raw["rule"]}
-        ev = {k: raw[k] for k in ("data", "feature_stats", "privacy", "model_card", "weight") if k in raw}
+        ev = {k: raw[k] for k in ("data", "feature_stats", "privacy", "model_card", "weight", "membership") if k in raw}
         out.append(Case(str(path), raw["name"], rule, ev, raw["expect"], raw.get("value"), raw.get("message_contains")))
     return out
 
@@ -91,4 +91,8 @@ def run_case(case: Case) -> Finding:
         items[ModelCardRequest()] = ModelCardDoc(mc.get("path", "model_card.json"), mc.get("found", True),
                                                   mc.get("document"), mc.get("schema_version", "0.0.2"),
                                                   tuple(mc.get("schema_errors", ())))
+    if "membership" in ev:
+        from rai_policy.evidence.mia_adapter import MembershipResult
+
+        items.update({req: MembershipResult(**ev["membership"]) for req in rule.requests()})
     return rule.evaluate(Evidence(items))

@@ -17,10 +17,13 @@ class Subject:
     signature: str | None = None
     model_card: str | None = None
     training: str | None = None
+    membership_data: str | None = None  # member / non-member losses (CSV or .npz: loss, member)
     example_weight: str | None = None
     positive_label: object = None
     prediction_type: str = "probability"
     drop_non_finite_predictions: bool = False
+    classes: tuple[str, ...] = ()  # multiclass vocabulary (class id = position); () = binary
+    prediction_columns: tuple[str, ...] = ()  # one score column per class, in `classes` order
 
     def __hash__(self):  # the frame is not hashable; identity is enough for a subject
         return id(self)
@@ -30,7 +33,7 @@ class Subject:
         return bool(self.data) or self.frame is not None
 
 
-PATH_KEYS = ("model", "model_card", "training")
+PATH_KEYS = ("model", "model_card", "training", "membership_data")
 
 
 def resolve(policy_subject, policy_dir: Path, **overrides) -> Subject:
@@ -44,11 +47,14 @@ def resolve(policy_subject, policy_dir: Path, **overrides) -> Subject:
                 continue
             if f.name == "data":
                 v = tuple(str(policy_dir / p) for p in ([v] if isinstance(v, str) else v))
+            elif f.name in ("classes", "prediction_columns"):
+                v = tuple(str(x) for x in v)
             elif f.name in PATH_KEYS:
                 v = str(policy_dir / v)
             values[f.name] = v
     subject = Subject(**values)
-    given = {k: v for k, v in overrides.items() if v is not None and v != () and v is not False}
+    given = {k: v for k, v in overrides.items()
+             if v is not None and v is not False and not (isinstance(v, tuple) and v == ())}
     if "data" in given and isinstance(given["data"], str):
         given["data"] = (given["data"],)
     if "data" in given and isinstance(given["data"], pd.DataFrame):

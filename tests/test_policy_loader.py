@@ -32,7 +32,7 @@ def test_three_mistakes_all_reported_with_lines(tmp_path):
     assert got == [
         "p.yaml:6:13: unknown metric 'false_positive_rat'; did you mean 'false_positive_rate'?; metrics: recall, "
         "false_positive_rate, false_negative_rate, precision, accuracy, auc, selection_rate, example_count (rules[0].metric)",
-        "p.yaml:10:11: unknown rule kind 'slice_metrc'; did you mean 'slice_metric'?; known kinds: dp_budget, "
+        "p.yaml:10:11: unknown rule kind 'slice_metrc'; did you mean 'slice_metric'?; known kinds: dp_budget, membership_inference, "
         "model_card, representation, slice_gap, slice_metric (rules[1].kind)",
         "p.yaml:11:5: missing key 'min_share' (rules[2])",
         "p.yaml:14:5: unknown key 'min_shar'; did you mean 'min_share'? (rules[2].min_shar)",

@@ -20,8 +20,8 @@ from rai_policy import __version__
 from rai_policy import data as datamod
 from rai_policy.evidence import cache
 from rai_policy.errors import InputError
-from rai_policy.evidence.types import (Evidence, EvidenceError, FeatureStatsRequest, ModelCardRequest,
-                                       PrivacyRequest, SliceMetricsRequest)
+from rai_policy.evidence.types import (Evidence, EvidenceError, FeatureStatsRequest, MembershipRequest,
+                                       ModelCardRequest, PrivacyRequest, SliceMetricsRequest)
 from rai_policy.subject import Subject
 
 LOCAL_MAX_ROWS = 10_000_000  # `--engine auto` computes slice metrics in-process up to this many rows
@@ -84,7 +84,8 @@ class _Data:
             content = [sha256_path(p) for p in datamod.expand_paths(list(s.data))]
         model = sha256_path(s.model) if s.model and not s.prediction else None
         return cache.digest(content, s.label, s.prediction, model, s.signature, s.example_weight,
-                            s.positive_label, s.prediction_type, s.drop_non_finite_predictions)
+                            s.positive_label, s.prediction_type, s.drop_non_finite_predictions,
+                            *([list(s.classes), list(s.prediction_columns)] if s.classes else []))
 
     def slice_column(self, feature: str) -> pd.Series:
         if feature not in self._slices:
@@ -92,13 +93,57 @@ class _Data:
             self._slices[feature] = datamod.slice_strings(self.table[feature], feature)
         return self._slices[feature]
 
-    def prepared(self, features: list[str]) -> pd.DataFrame:
-        """Label, score, weight and slice columns (rows with dropped scores removed)."""
+    def prepared(self, features: list[str], positive_class: int | None = None) -> pd.DataFrame:
+        """Label, score, weight and slice columns (rows with dropped scores removed); for a
+        multiclass subject the one-vs-rest binarisation for `positive_class`."""
         s = self.subject
         if not s.label:
             raise InputError("no label column given (--label COLUMN, or `subject: label:`)")
-        y = datamod.labels(self.table, s.label, s.positive_label)
         groups = {f: self.slice_column(f) for f in features if f in self.table.columns}
+        if s.classes or positive_class is not None:
+            y, sc = self._one_vs_rest(positive_class, groups)
+        else:
+            y = datamod.labels(self.table, s.label, s.positive_label)
+            sc = self._binary_scores(groups)
+        frame = pd.DataFrame({datamod.LABEL: y, datamod.PREDICTION: sc.values})
+        if s.example_weight:
+            frame[datamod.WEIGHT] = datamod.weights(self.table, s.example_weight)
+        for f in features:
+            frame[f] = self.slice_column(f).to_numpy()
+        if sc.keep is not None:
+            frame = frame[sc.keep].reset_index(drop=True)
+            self.keep = sc.keep
+            self.info.dropped_non_finite = sc.dropped
+            note = f"{sc.dropped} rows with non-finite predictions dropped (drop_non_finite_predictions)"
+            if note not in self.info.notes:
+                self.info.notes.append(note)
+        return frame
+
+    def _one_vs_rest(self, positive_class: int | None, groups):
+        s = self.subject
+        if positive_class is None or not s.classes:
+            raise InputError("a multiclass subject (`classes:`) needs `class:` on every slice rule, and `class:` "
+                             "needs `classes:` in `subject:`")
+        if not 0 <= positive_class < len(s.classes):
+            raise InputError(f"class id {positive_class} is out of range for classes {', '.join(s.classes)}")
+        ids = datamod.class_labels(self.table, s.label, s.classes)
+        if s.model and not (s.prediction or s.prediction_columns):
+            raise InputError("scoring a multiclass model with --model is not supported; put one score column per "
+                             "class in the data and name them in `prediction_columns`")
+        sc = datamod.class_scores(self.table, classes=s.classes, prediction_columns=s.prediction_columns,
+                                  prediction=s.prediction, prediction_type=s.prediction_type,
+                                  drop_non_finite=s.drop_non_finite_predictions, groups=groups)
+        y = (ids == positive_class).astype(float)
+        return y, datamod.Scores(sc.values[:, positive_class], sc.dropped, sc.keep)
+
+    def duplicates(self):
+        """Per row: does it repeat an earlier row exactly (None when cells cannot be compared)."""
+        if "_dups" not in self.__dict__:
+            self._dups = datamod.duplicate_rows(self.table)
+        return self._dups
+
+    def _binary_scores(self, groups):
+        s = self.subject
         if s.prediction:
             datamod.require_column(self.table, s.prediction, "prediction")
             raw, source = self.table[s.prediction], f"prediction column '{s.prediction}'"
@@ -111,18 +156,8 @@ class _Data:
             source = f"model {s.model}"
         else:
             raise InputError("no scores: give --prediction COLUMN (scores in the data) or --model PATH")
-        sc = datamod.scores(raw, source=source, prediction_type=s.prediction_type,
-                            drop_non_finite=s.drop_non_finite_predictions, groups=groups)
-        frame = pd.DataFrame({datamod.LABEL: y, datamod.PREDICTION: sc.values})
-        if s.example_weight:
-            frame[datamod.WEIGHT] = datamod.weights(self.table, s.example_weight)
-        for f in features:
-            frame[f] = self.slice_column(f).to_numpy()
-        if sc.keep is not None:
-            frame = frame[sc.keep].reset_index(drop=True)
-            self.info.dropped_non_finite = sc.dropped
-            self.info.notes.append(f"{sc.dropped} rows with non-finite predictions dropped (drop_non_finite_predictions)")
-        return frame
+        return datamod.scores(raw, source=source, prediction_type=s.prediction_type,
+                              drop_non_finite=s.drop_non_finite_predictions, groups=groups)
 
 
 def _say(options: Options, message: str) -> None:
@@ -150,9 +185,34 @@ def _tool_versions(*names: str) -> list:
     return out
 
 
-def _slice_key(data: "_Data", engine: str, slicing, threshold) -> str:
+def _slice_key(data: "_Data", engine: str, slicing, threshold, positive_class: int | None = None) -> str:
     tools = _tool_versions("tensorflow-model-analysis") if engine == "tfma" else _tool_versions()
-    return cache.digest("slice_metrics", data.identity, engine, list(slicing), threshold, tools)
+    extra = [] if positive_class is None else ["class", positive_class]
+    return cache.digest("slice_metrics", data.identity, engine, list(slicing), threshold, tools, *extra)
+
+
+def _with_duplicates(result, frame: pd.DataFrame, dups):
+    """The result with its per-slice count of exact-duplicate rows (gap case: duplicates that carry
+    a slice over min_slice_size)."""
+    import dataclasses
+
+    if dups is None or not dups.any() or not result.slice_by:
+        return result
+    sl = list(result.slice_by)
+    counts = frame.loc[dups, sl].dropna().value_counts()
+    pairs = tuple(sorted((tuple(zip(sl, (str(v) for v in (k if isinstance(k, tuple) else (k,))))), int(n))
+                         for k, n in counts.items()))
+    return dataclasses.replace(result, duplicate_rows=pairs)
+
+
+def _slice_metrics(reqs, data: "_Data", options: "Options", info: "GatherInfo", out: dict, store) -> None:
+    """Slice metrics for every request: binary requests together, each class of a multiclass
+    subject on its own one-vs-rest frame."""
+    by_class: dict = {}
+    for r in reqs:
+        by_class.setdefault(getattr(r, "positive_class", None), []).append(r)
+    for positive_class in sorted(by_class, key=lambda c: -1 if c is None else c):
+        _slice_metrics_for(by_class[positive_class], positive_class, data, options, info, out, store)
 
 
 def _choose_engine(options: Options, data: "_Data", info: GatherInfo) -> str:
@@ -167,7 +227,7 @@ def _choose_engine(options: Options, data: "_Data", info: GatherInfo) -> str:
     return engine
 
 
-def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: dict, store) -> None:
+def _slice_metrics_for(reqs, positive_class, data: _Data, options: Options, info: GatherInfo, out: dict, store) -> None:
     slicings = sorted({r.slice_by for r in reqs})
     thresholds = sorted({r.threshold for r in reqs})
     results: dict = {}
@@ -176,7 +236,8 @@ def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: d
         engines = [options.engine] if options.engine != "auto" else ["local", "tfma"]
         if store is not None:
             for engine in engines:
-                found = {(sl, t): store.get(_slice_key(data, engine, sl, t)) for sl in slicings for t in thresholds}
+                found = {(sl, t): store.get(_slice_key(data, engine, sl, t, positive_class))
+                         for sl in slicings for t in thresholds}
                 if all(v is not None for v in found.values()):
                     results, info.engine = found, engine
                     info.engine_reason = f"served from the evidence cache (computed by {engine})"
@@ -191,7 +252,7 @@ def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: d
     if todo:
         features = sorted({f for sl in todo for f in sl})
         try:
-            frame = data.prepared(features)
+            frame = data.prepared(features, positive_class)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a finding with its reason
             err = _failure(exc, "reading the data", options)
             out.update({r: err for r in reqs})
@@ -219,12 +280,19 @@ def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: d
                 err = _failure(exc, "TFMA" if engine == "tfma" else "slice metrics", options)
                 out.update({r: err for r in reqs})
                 return
-            info.timings[f"slice_metrics_{engine}"] = time.perf_counter() - t
+            key = f"slice_metrics_{engine}"
+            info.timings[key] = info.timings.get(key, 0.0) + time.perf_counter() - t
             info.tools.append("tfma" if engine == "tfma" else "local")
+            dups = _frame_duplicates(data, frame)
+            if dups is not None and dups.any():
+                note = f"{int(dups.sum())} of {len(frame)} rows are exact duplicates of an earlier row (kept, not removed)"
+                if note not in info.notes:
+                    info.notes.append(note)
             for k, v in computed.items():
+                v = _with_duplicates(v, frame, dups)
                 results[k] = v
                 if store is not None:
-                    store.put(_slice_key(data, engine, *k), v)
+                    store.put(_slice_key(data, engine, *k, positive_class), v)
     if info.rows is None and results:
         info.rows = next(iter(results.values())).total or None
     for r in reqs:
@@ -240,6 +308,20 @@ def _slice_metrics(reqs, data: _Data, options: Options, info: GatherInfo, out: d
                                    not_evaluable=False)
         else:
             out[r] = res
+
+
+def _frame_duplicates(data: _Data, frame: pd.DataFrame):
+    """The duplicate mask of the data aligned with `frame` (rows dropped for non-finite scores removed)."""
+    try:
+        dups = data.duplicates()
+    except Exception:  # noqa: BLE001 - duplicates are a note, never a reason to fail
+        return None
+    if dups is None:
+        return None
+    keep = data.__dict__.get("keep")
+    if len(dups) != len(frame) and keep is not None and int(keep.sum()) == len(frame):
+        dups = dups[keep]
+    return dups if len(dups) == len(frame) else None
 
 
 def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: dict, store) -> None:
@@ -318,6 +400,30 @@ def _model_card(reqs, subject: Subject, options: Options, info: GatherInfo, out:
     info.tools.append("model_card_toolkit_schema")
 
 
+def _membership(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
+    """TF Privacy's membership-inference attacks on the member / non-member losses (B25)."""
+    if not subject.membership_data:
+        out.update({r: EvidenceError("no membership-inference data given (--membership-data PATH: loss, member)")
+                    for r in reqs})
+        return
+    from rai_policy.evidence import mia_adapter
+
+    try:
+        members, nonmembers = mia_adapter.load_membership_data(subject.membership_data)
+    except Exception as exc:  # noqa: BLE001
+        out.update({r: _failure(exc, "reading the membership data", options) for r in reqs})
+        return
+    for r in reqs:
+        t = time.perf_counter()
+        try:
+            out[r] = mia_adapter.run_membership_attack(members, nonmembers, attack_types=r.attacks,
+                                                       progress=options.progress)
+        except Exception as exc:  # noqa: BLE001
+            out[r] = _failure(exc, "membership inference", options)
+        info.timings["membership_inference"] = info.timings.get("membership_inference", 0.0) + time.perf_counter() - t
+    info.tools.append("tensorflow_privacy_mia")
+
+
 def gather(requests, subject: Subject, options: Options) -> tuple[Evidence, GatherInfo]:
     info = GatherInfo()
     out: dict = {}
@@ -335,6 +441,8 @@ def gather(requests, subject: Subject, options: Options) -> tuple[Evidence, Gath
         _privacy(by_type[PrivacyRequest], subject, options, info, out)
     if ModelCardRequest in by_type:
         _model_card(by_type[ModelCardRequest], subject, options, info, out)
+    if MembershipRequest in by_type:
+        _membership(by_type[MembershipRequest], subject, options, info, out)
     if info.rows is None and "table" in data.__dict__:
         info.rows = len(data.table)
     if store is not None:

@@ -30,11 +30,13 @@ SliceKey = tuple[tuple[str, str], ...]  # (("race", "Caucasian"),) ; () is the o
 
 @dataclass(frozen=True)
 class SliceMetricsRequest:
-    """Metrics per slice of `slice_by` (several features = their intersection) at `threshold`."""
+    """Metrics per slice of `slice_by` (several features = their intersection) at `threshold`.
+    `positive_class` (multiclass subjects): the class id judged one-vs-rest; None = binary."""
 
     slice_by: tuple[str, ...]
     threshold: float
     metrics: frozenset[str]
+    positive_class: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,15 @@ class ModelCardRequest:
     """The model card document, validated against Model Card Toolkit's schema."""
 
 
-EvidenceRequest = SliceMetricsRequest | FeatureStatsRequest | PrivacyRequest | ModelCardRequest
+@dataclass(frozen=True)
+class MembershipRequest:
+    """The strongest of TF Privacy's membership-inference `attacks` on the member / non-member
+    losses (result: ``rai_policy.evidence.mia_adapter.MembershipResult``)."""
+
+    attacks: tuple[str, ...] = ("threshold",)
+
+
+EvidenceRequest = SliceMetricsRequest | FeatureStatsRequest | PrivacyRequest | ModelCardRequest | MembershipRequest
 
 
 # ---------------------------------------------------------------- results
@@ -95,6 +105,7 @@ class SliceMetricsResult:
     engine: str
     missing: int = 0
     total: int = 0
+    duplicate_rows: tuple[tuple[SliceKey, int], ...] = ()  # per slice: rows repeating an earlier row exactly
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ def _fields_at(data: dict, loc: tuple) -> list[str]:
     head = loc[0]
     if head == "rules" and len(loc) >= 2:
         kind = _raw(data, loc[:2])
-        cls = rule_kinds().get(kind.get("kind")) if isinstance(kind, dict) else None
-        return list(cls.Spec.model_fields) if cls else []
+        given = kind.get("kind") if isinstance(kind, dict) else None
+        cls = rule_kinds().get(given) if isinstance(given, str) else None
+        return _spec_keys(cls.Spec) if cls else []
     if head == "subject":
         return list(Subject.model_fields)
     if head == "waivers":
@@ -63,6 +64,11 @@ def _fields_at(data: dict, loc: tuple) -> list[str]:
     if head == "overrides":
         return list(Override.model_fields)
     return []
+
+
+def _spec_keys(model) -> list[str]:
+    """The keys a policy writes for `model` (a field's alias where it has one, e.g. `class`)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def _raw(data, loc):
@@ -118,18 +124,29 @@ def _read(path: Path, shown: str) -> Located:
     except IsADirectoryError:
         raise PolicyError([Problem(shown, None, None, "", "is a directory, not a policy file")]) from None
     except OSError as exc:
-        raise PolicyError([Problem(shown, None, None, "", f"cannot read: {exc.strerror}")]) from None
+        raise PolicyError([Problem(shown, None, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise PolicyError([Problem(shown, None, None, "", f"cannot read: {exc}")]) from None
     return read_yaml(raw, shown)
 
 
 def _resolve_pack(ref: str, base_dir: Path) -> Path | None:
-    """A pack path inside the policy's own directory tree, or a pack shipped in policies/."""
+    """A pack path inside the policy's own directory tree, or a pack shipped in policies/.
+
+    Paths are resolved (symlinks followed) before the containment check, so neither `..` nor a
+    symlink can reach a file outside those two trees."""
+    if not ref.strip() or "\x00" in ref or len(ref) > 1024:
+        return None
     for root in (base_dir, PACKS_DIR):
-        candidate = (root / ref).resolve()
-        if candidate.is_file() and (candidate.is_relative_to(root.resolve())):
-            return candidate
-        if candidate.with_suffix(".yaml").is_file() and candidate.with_suffix(".yaml").is_relative_to(root.resolve()):
-            return candidate.with_suffix(".yaml")
+        try:
+            top = root.resolve()
+            candidate = (root / ref).resolve()
+            options = [candidate] + ([candidate.with_suffix(".yaml")] if candidate.name else [])
+            for option in options:
+                if option.is_relative_to(top) and option.is_file():
+                    return option
+        except (OSError, ValueError, RuntimeError):  # name too long, symlink loop, …
+            continue
     return None
 
 
@@ -222,6 +239,8 @@ def _validate(located: Located, path: Path) -> LoadedPolicy:
         if isinstance(rid, str) and rid not in known:
             problems.append(located.problem(("waivers", i, "rule"),
                                             f"waiver names unknown rule '{rid}'{_close(rid, known)}"))
+    if model is not None:
+        problems.extend(_bind_classes(model, entries))
     if problems:
         raise PolicyError(_dedupe(problems))
     origins = {}
@@ -229,6 +248,24 @@ def _validate(located: Located, path: Path) -> LoadedPolicy:
         line, col = where.where(p)
         origins[rule["id"]] = Origin(where.file, line, col)
     return LoadedPolicy(model, str(path), origins, files, disabled)
+
+
+def _bind_classes(model, entries) -> list[Problem]:
+    """Resolve each slice rule's `class` (name or id) against `subject.classes` (B03/B10)."""
+    classes = model.subject.classes
+    problems = []
+    for spec, (_, where, p) in zip(model.rules, entries):
+        if not hasattr(spec, "bind_class"):
+            continue
+        if spec.class_ is None:
+            if classes:
+                problems.append(where.problem(p, "the subject is multiclass (classes: " + ", ".join(classes)
+                                              + "): a slice rule needs `class:` naming the class it judges"))
+            continue
+        message = spec.bind_class(classes)
+        if message:
+            problems.append(where.problem(p + ("class",), message))
+    return problems
 
 
 class _Shifted:
@@ -256,7 +293,7 @@ def _apply_overrides(data, located, entries, problems):
     if not isinstance(overrides, list):
         problems.append(located.problem(("overrides",), "`overrides` must be a list"))
         return entries, {}
-    by_id = {r.get("id"): n for n, (r, _, _) in enumerate(entries) if isinstance(r, dict)}
+    by_id = {r["id"]: n for n, (r, _, _) in enumerate(entries) if isinstance(r, dict) and isinstance(r.get("id"), str)}
     disabled: dict[str, str] = {}
     out = list(entries)
     for i, ov in enumerate(overrides):

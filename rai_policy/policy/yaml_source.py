@@ -54,6 +54,11 @@ def format_path(path) -> str:
     return out
 
 
+def _short(value, most: int = 40) -> str:
+    value = str(value)
+    return value if len(value) <= most else value[:most] + "…"
+
+
 def _pos(node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -105,6 +110,12 @@ class _Walker:
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             self.fail(node, path, f"cannot read value: {problem}")
             return None
+        except Exception as exc:  # noqa: BLE001 - a safe scalar constructor failing is a bad value, never a crash
+            # e.g. `!!int abc`, `!!bool maybe`, a 5,000-digit integer (Python's int size limit),
+            # `!!timestamp 2020-13-45`
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.fail(node, path, f"cannot read value {_short(node.value)!r}: {detail}")
+            return None
 
 
 class _TooBig(Exception):
@@ -116,11 +127,47 @@ class _TooDeep(_TooBig):
     pass
 
 
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    pos = max(0, min(pos, len(text)))
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
+    """A located problem for any PyYAML error (marked errors, reader errors, anything else)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
+        return Problem(file, line, col, "", f"invalid YAML: {message}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        line, col = _line_col(text, exc.position)
+        what = f"character U+{exc.character:04X}" if isinstance(exc.character, int) else "byte"
+        return Problem(file, line, col, "", f"invalid YAML: {what} is not allowed ({exc.reason})")
+    return Problem(file, 1, 1, "", f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Reject nesting deeper than MAX_DEPTH from the event stream (iterative: no recursion), so
+    composing the node tree afterwards can never exhaust the stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, col = _pos(event)
+                raise PolicyError([Problem(file, line, col, "", f"nesting is deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
 def read_yaml(raw: bytes | str, file: str) -> Located:
-    """Parse policy YAML into a `Located`; raise PolicyError with every problem found."""
+    """Parse policy YAML into a `Located`; raise PolicyError with every problem found.
+
+    Every problem carries a line (1-based) when the input has text: syntax errors at PyYAML's
+    mark, unreadable characters at their position, NUL and non-UTF-8 bytes where they stand."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_BYTES:
-            raise PolicyError([Problem(file, None, None, "", f"file is {len(raw):,} bytes; a policy may be at most {MAX_BYTES:,}")])
+            raise PolicyError([Problem(file, 1, 1, "", f"file is {len(raw):,} bytes; a policy may be at most {MAX_BYTES:,}")])
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -129,20 +176,18 @@ def read_yaml(raw: bytes | str, file: str) -> Located:
             raise PolicyError([Problem(file, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]) from None
     else:
         text = raw
+        if len(text) > MAX_BYTES:
+            raise PolicyError([Problem(file, 1, 1, "", f"the policy is {len(text):,} characters; at most {MAX_BYTES:,}")])
     if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise PolicyError([Problem(file, line, None, "", "the file contains a NUL character")])
+        line, col = _line_col(text, text.index("\x00"))
+        raise PolicyError([Problem(file, line, col, "", "the file contains a NUL character")])
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        message = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
-        raise PolicyError([Problem(file, line, col, "", f"invalid YAML: {message}")]) from None
     except yaml.YAMLError as exc:
-        raise PolicyError([Problem(file, None, None, "", f"invalid YAML: {exc}")]) from None
-    except RecursionError:
-        raise PolicyError([Problem(file, None, None, "", f"nesting is deeper than {MAX_DEPTH} levels")]) from None
+        raise PolicyError([_syntax_problem(exc, text, file)]) from None
+    except RecursionError:  # not expected after _check_depth; kept as a last line of defence
+        raise PolicyError([Problem(file, 1, 1, "", f"nesting is deeper than {MAX_DEPTH} levels")]) from None
     if node is None:
         raise PolicyError([Problem(file, 1, 1, "", "the policy file is empty")])
     walker = _Walker(file)
@@ -155,7 +200,7 @@ def read_yaml(raw: bytes | str, file: str) -> Located:
         line, col = _pos(exc.node)
         raise PolicyError([Problem(file, line, col, "", f"the document expands to more than {MAX_NODES:,} nodes (alias expansion?)")]) from None
     except RecursionError:
-        raise PolicyError([Problem(file, None, None, "", f"nesting is deeper than {MAX_DEPTH} levels")]) from None
+        raise PolicyError([Problem(file, 1, 1, "", f"nesting is deeper than {MAX_DEPTH} levels")]) from None
     if walker.problems:
         raise PolicyError(walker.problems)
     walker.located.data = data

@@ -34,7 +34,7 @@ class Status(str, Enum):
 class RuleSpec(BaseModel):
     """Keys every rule has.  Subclasses add their kind-specific keys."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # NaN/inf bounds never judge
 
     id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     kind: str

@@ -19,6 +19,7 @@ _BUILTIN = {
     "representation": "rai_policy.rules.representation:RepresentationRule",
     "dp_budget": "rai_policy.rules.dp_budget:DpBudgetRule",
     "model_card": "rai_policy.rules.model_card:ModelCardRule",
+    "membership_inference": "rai_policy.rules.membership_inference:MembershipInferenceRule",
 }
 
 

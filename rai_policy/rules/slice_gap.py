@@ -7,7 +7,8 @@ from pydantic import Field, model_validator
 
 from rai_policy.evidence.types import Evidence
 from rai_policy.rules.base import Finding, Rule, Status, fmt, within_max, within_min
-from rai_policy.rules.slicing import SliceRuleSpec, measurements, notes_for, preconditions, row_name, select
+from rai_policy.rules.slicing import (SliceRuleSpec, left_out, measurements, notes_for, preconditions, row_name,
+                                      select)
 
 
 class SliceGapSpec(SliceRuleSpec):
@@ -47,7 +48,8 @@ class SliceGapRule(Rule):
         pass  when the two false positive rates are within 0.05.
 
     Options: metric, slice_by, groups, max_gap, min_ratio, decision_threshold (0.5),
-        min_slice_size (1), on_undefined (not_evaluable | skip), on_missing (error | exclude).
+        min_slice_size (1), on_undefined (not_evaluable | skip), on_missing (error | exclude),
+        class (multiclass subjects: the class judged one-vs-rest, by name or id).
     """
 
     kind = "slice_gap"
@@ -66,12 +68,14 @@ class SliceGapRule(Rule):
         sel = select(spec, result)
         bound = {k: v for k, v in (("max_gap", spec.max_gap), ("min_ratio", spec.min_ratio)) if v is not None}
         meas = measurements(spec, result)
-        if (pre := preconditions(spec, result, sel)) is not None:
-            return Finding(pre[0], pre[1], None, bound, meas)
         notes = notes_for(spec, sel)
+        if (pre := preconditions(spec, result, sel)) is not None:
+            return Finding(pre[0], pre[1], None, bound, meas, notes=notes)
+        cls = spec.class_label()
         if len(sel.judged) < 2:
-            return Finding(Status.NOT_EVALUABLE, f"a gap needs at least 2 groups with a defined {spec.metric}; "
-                           f"found {len(sel.judged)}", None, bound, meas, notes=notes)
+            return Finding(Status.NOT_EVALUABLE, f"{cls}a gap needs at least 2 groups with a defined {spec.metric}; "
+                           f"found {len(sel.judged)}" + (f" ({row_name(sel.judged[0])})" if sel.judged else ""),
+                           None, bound, meas, notes=notes)
         lo = min(sel.judged, key=lambda r: r.metrics[spec.metric])
         hi = max(sel.judged, key=lambda r: r.metrics[spec.metric])
         vlo, vhi = lo.metrics[spec.metric], hi.metrics[spec.metric]
@@ -83,15 +87,17 @@ class SliceGapRule(Rule):
             problems.append(f"gap {fmt(gap)} > max_gap {fmt(spec.max_gap)}")
         if spec.min_ratio is not None:
             if ratio is None:
-                return Finding(Status.NOT_EVALUABLE, f"ratio undefined: {spec.metric} is 0 in every group",
+                return Finding(Status.NOT_EVALUABLE, f"{cls}ratio undefined: {spec.metric} is 0 in every group",
                                None, bound, meas, dict(hi.slice), notes)
             if not within_min(ratio, spec.min_ratio):
                 problems.append(f"ratio {fmt(ratio)} < min_ratio {fmt(spec.min_ratio)}")
         value = gap if spec.max_gap is not None else ratio
         summary = f"gap {fmt(gap)}" + (f", ratio {fmt(ratio)}" if ratio is not None else "")
         if problems:
-            return Finding(Status.FAIL, f"{spec.metric}: {'; '.join(problems)} ({between})", value, bound, meas,
+            return Finding(Status.FAIL, f"{cls}{spec.metric}: {'; '.join(problems)} ({between}){left_out(spec, sel)}",
+                           value, bound, meas,
                            dict(lo.slice) if spec.metric not in ("false_positive_rate", "false_negative_rate") else dict(hi.slice),
                            notes)
-        return Finding(Status.PASS, f"{spec.metric}: {summary} within bounds ({between})", value, bound, meas,
+        return Finding(Status.PASS, f"{cls}{spec.metric}: {summary} within bounds ({between}){left_out(spec, sel)}",
+                       value, bound, meas,
                        None, notes)

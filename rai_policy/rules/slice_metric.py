@@ -7,7 +7,8 @@ from typing import Literal
 
 from rai_policy.evidence.types import Evidence
 from rai_policy.rules.base import Finding, Rule, Status, fmt, within_max, within_min
-from rai_policy.rules.slicing import SliceRuleSpec, measurements, notes_for, preconditions, row_name, select
+from rai_policy.rules.slicing import (SliceRuleSpec, left_out, measurements, notes_for, preconditions, row_name,
+                                      select)
 
 
 class SliceMetricSpec(SliceRuleSpec):
@@ -46,7 +47,8 @@ class SliceMetricRule(Rule):
         pass  when every race has recall ≥ 0.6.
 
     Options: metric, slice_by, groups (values to keep), min, max, decision_threshold (0.5),
-        min_slice_size (1), on_undefined (not_evaluable | skip), on_missing (error | exclude).
+        min_slice_size (1), on_undefined (not_evaluable | skip), on_missing (error | exclude),
+        class (multiclass subjects: the class judged one-vs-rest, by name or id).
     """
 
     kind = "slice_metric"
@@ -65,10 +67,12 @@ class SliceMetricRule(Rule):
         sel = select(spec, result)
         bound = {k: v for k, v in (("min", spec.min), ("max", spec.max)) if v is not None}
         meas = measurements(spec, result)
+        notes = notes_for(spec, sel)
         if (pre := preconditions(spec, result, sel)) is not None:
-            return Finding(pre[0], pre[1], None, bound, meas)
+            return Finding(pre[0], pre[1], None, bound, meas, notes=notes)
+        cls = spec.class_label()
         if not sel.judged:
-            return Finding(Status.NOT_EVALUABLE, "no slice left to judge", None, bound, meas, notes=notes_for(spec, sel))
+            return Finding(Status.NOT_EVALUABLE, f"{cls}no slice left to judge", None, bound, meas, notes=notes)
 
         def badness(row):
             v = row.metrics[spec.metric]
@@ -83,10 +87,11 @@ class SliceMetricRule(Rule):
         where = row_name(worst)
         if failing:
             side = f"< min {fmt(spec.min)}" if spec.min is not None and not within_min(v, spec.min) else f"> max {fmt(spec.max)}"
-            msg = (f"{spec.metric} {fmt(v)} ({where}) {side}; {len(failing)} of {len(sel.judged)} slices out of bounds: "
-                   + ", ".join(f"{row_name(r)}={fmt(r.metrics[spec.metric])}" for r in failing))
+            listed = ", ".join(f"{row_name(r)}={fmt(r.metrics[spec.metric])}" for r in failing[:20])
+            msg = (f"{cls}{spec.metric} {fmt(v)} ({where}) {side}; {len(failing)} of {len(sel.judged)} slices out of bounds: "
+                   + listed + (f", … ({len(failing) - 20} more)" if len(failing) > 20 else ""))
             status = Status.FAIL
         else:
-            msg = f"{spec.metric} within bounds on all {len(sel.judged)} slices (worst {where}: {fmt(v)})"
+            msg = f"{cls}{spec.metric} within bounds on all {len(sel.judged)} slices (worst {where}: {fmt(v)})"
             status = Status.PASS
-        return Finding(status, msg, v, bound, meas, dict(worst.slice), notes_for(spec, sel))
+        return Finding(status, msg + left_out(spec, sel), v, bound, meas, dict(worst.slice), notes)
