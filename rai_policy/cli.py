@@ -112,6 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rai-policy explain x | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the traceback only on request
+        if os.environ.get("RAI_POLICY_DEBUG"):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} "
+              "(please report it; set RAI_POLICY_DEBUG=1 for the traceback)", file=sys.stderr)
+        return int(ExitCode.INVALID)
 
 
 def cmd_lint(args, argv) -> int:

@@ -111,7 +111,12 @@ def _final(rule, finding: Finding, loaded: LoadedPolicy, options: CheckOptions, 
                  for m in sorted(finding.measurements, key=lambda m: (sorted(m.slice.items()), m.metric)))
     return RuleResult(spec.id, spec.kind, rule.code, status.value, spec.severity, finding.value,
                       dict(finding.bound), message, meas, finding.worst_slice, tuple(finding.notes),
-                      location, waiver, spec.description)
+                      location, waiver, spec.description, _summary(type(rule)))
+
+
+def _summary(cls) -> str:
+    doc = (cls.__doc__ or "").strip()
+    return doc.splitlines()[0].strip() if doc else cls.kind
 
 
 def _baseline_key(rule_id: str, worst_slice: dict | None) -> str:
@@ -186,7 +191,7 @@ def run_check(loaded: LoadedPolicy, subject: Subject, options: CheckOptions | No
 def _evidence_dict(info: GatherInfo) -> dict:
     return {"engine": info.engine, "engine_reason": info.engine_reason, "rows": info.rows,
             "dropped_non_finite_predictions": info.dropped_non_finite, "tools": sorted(set(info.tools)),
-            "notes": list(info.notes), "cache": info.cache, "timings": {k: round(v, 3) for k, v in sorted(info.timings.items())}}
+            "notes": list(info.notes), "cache": info.cache, "model_card": info.model_card, "timings": {k: round(v, 3) for k, v in sorted(info.timings.items())}}
 
 
 def error_report(message: str, policy_path: str | None, argv: list[str]) -> Report:

@@ -50,6 +50,7 @@ class GatherInfo:
     tools: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     cache: dict | None = None
+    model_card: dict | None = None  # name, version, overview of the card read (for the reports)
 
 
 class _Data:
@@ -392,7 +393,8 @@ def _model_card(reqs, subject: Subject, options: Options, info: GatherInfo, out:
             out[r] = EvidenceError("no model card given (--model-card PATH)")
             continue
         try:
-            out[r] = model_card_adapter.read_model_card(subject.model_card)
+            out[r] = card = model_card_adapter.read_model_card(subject.model_card)
+            info.model_card = model_card_adapter.summary(card)
         except model_card_adapter.UnknownSchemaVersion as exc:
             out[r] = EvidenceError(str(exc), not_evaluable=False)
         except Exception as exc:  # noqa: BLE001

@@ -28,6 +28,17 @@ def known_versions() -> list[str]:
     return sorted(p.name[1:] for p in schema_dir().glob("v*") if (p / "model_card.schema.json").is_file())
 
 
+def summary(card: ModelCardDoc) -> dict:
+    """What a reviewer sees first: the card's path, schema version, name, version and overview."""
+    doc = card.document if isinstance(card.document, dict) else {}
+    details = doc.get("model_details") if isinstance(doc.get("model_details"), dict) else {}
+    version = details.get("version")
+    out = {"path": card.path, "found": card.found, "schema_version": card.schema_version,
+           "name": details.get("name"), "version": version.get("name") if isinstance(version, dict) else version,
+           "overview": details.get("overview")}
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
 def read_model_card(path: str) -> ModelCardDoc:
     """Parse and schema-check the card at `path` (absent → found=False).  A card that declares a
     schema version MCT does not ship raises UnknownSchemaVersion."""

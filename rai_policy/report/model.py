@@ -29,6 +29,7 @@ class RuleResult:
     location: dict | None = None  # {file, line, column} of the rule in its policy file
     waiver: dict | None = None
     description: str | None = None
+    summary: str | None = None  # the rule kind's one-line documentation
 
     @property
     def slice_label(self) -> str:

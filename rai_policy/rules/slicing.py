@@ -184,6 +184,7 @@ def measurements(spec: SliceRuleSpec, result: SliceMetricsResult) -> tuple[Measu
     out = []
     ref = spec.class_ref
     dups = _duplicates(result)
+    wanted = spec.wanted_groups()
     for row in result.rows:
         value = row.metrics.get(spec.metric)
         extra = {"threshold": row.threshold, "tp": row.tp, "fp": row.fp, "tn": row.tn, "fn": row.fn,
@@ -193,8 +194,11 @@ def measurements(spec: SliceRuleSpec, result: SliceMetricsResult) -> tuple[Measu
         if value is None:
             extra["undefined_reason"] = undefined_reason(spec.metric, row) if spec.metric in row.metrics \
                 else "not computed"
-        if row.example_count < spec.min_slice_size:
+        if wanted is not None and tuple(v for _, v in row.slice) not in wanted:
+            extra["excluded"] = "not in `groups`"
+        elif row.example_count < spec.min_slice_size:
             extra["excluded"] = f"fewer than min_slice_size={spec.min_slice_size} rows"
+        extra["judged"] = value is not None and "excluded" not in extra
         if dups.get(tuple(v for _, v in row.slice)):
             extra["duplicate_rows"] = dups[tuple(v for _, v in row.slice)]
         out.append(Measurement(spec.metric, value, dict(row.slice), row.example_count, extra))

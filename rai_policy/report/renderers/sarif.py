@@ -85,7 +85,7 @@ def _fingerprint(policy_path: str | None, rule) -> str:
 
 
 def _descriptor(rule) -> dict:
-    summary = _summary(rule.kind)
+    summary = rule.summary or _summary(rule.kind)
     help_text = (f"{summary}\n\nRule '{rule.id}' ({rule.code}, kind {rule.kind}); bound: {bound_text(rule.bound) or '—'}."
                  + (f"\n\n{rule.description}" if rule.description else "")
                  + f"\n\nRun `rai-policy explain {rule.code}` for the full documentation.")
