@@ -29,10 +29,10 @@ import pandas as pd
 
 from rai_policy.evidence.types import SliceKey, SliceMetricsResult, SliceRow
 
-# The prepared frame's columns (same names as rai_policy.data.LABEL / PREDICTION / WEIGHT).
-LABEL_COLUMN = "__label__"
-PREDICTION_COLUMN = "__prediction__"
-WEIGHT_COLUMN = "__weight__"
+# The prepared frame's columns, named once in rai_policy.data.
+from rai_policy.data import LABEL as LABEL_COLUMN  # noqa: E402 - the prepared frame's column names
+from rai_policy.data import PREDICTION as PREDICTION_COLUMN  # noqa: E402
+from rai_policy.data import WEIGHT as WEIGHT_COLUMN  # noqa: E402
 
 ENGINE = "local"
 

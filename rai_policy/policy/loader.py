@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from rai_policy.errors import PolicyError, Problem
 from rai_policy.policy.models import Subject, Waiver, Override, policy_model
-from rai_policy.policy.yaml_source import Located, format_path, read_yaml
+from rai_policy.policy.yaml_source import Located, read_yaml
 from rai_policy.rules.registry import rule_kinds
 
 PACKS_DIR = Path(__file__).resolve().parents[2] / "policies"
