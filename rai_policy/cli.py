@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 
-from rai_policy.errors import ExitCode, PolicyError, RaiPolicyError
+from rai_policy.errors import ExitCode, InputError, PolicyError, RaiPolicyError
 
 FORMATS = ("json", "junit", "sarif", "markdown", "html")
 
@@ -31,6 +31,30 @@ def _report_arg(value: str) -> tuple[str, str]:
     if fmt not in FORMATS:
         raise argparse.ArgumentTypeError(f"unknown report format '{fmt}' (formats: {', '.join(FORMATS)})")
     return fmt, path
+
+
+def _positive(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return x
+
+
+def _join_option_values(argv: list[str], options: tuple[str, ...] = ("--beam-pipeline-args",)) -> list[str]:
+    """`--beam-pipeline-args "--runner=X"`: a value that itself starts with '--' would be read by
+    argparse as an option; join it to its flag (`--beam-pipeline-args=--runner=X`)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def _add_subject_args(p: argparse.ArgumentParser) -> None:
@@ -71,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--write-baseline", metavar="FILE", help="record the current failures as the baseline")
     c.add_argument("--cache-dir", metavar="DIR", help="evidence cache directory (default $RAI_POLICY_CACHE_DIR or ~/.cache/rai-policy)")
     c.add_argument("--no-cache", action="store_true", help="compute all evidence afresh and store nothing")
-    c.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up evidence gathering after this long")
+    c.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS", help="give up evidence gathering after this long")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     c.add_argument("--no-color", action="store_true", help="plain console output")
     c.add_argument("--debug", action="store_true", help="include tracebacks of tool failures in messages")
@@ -95,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tf_env.quiet()  # settings only: imports nothing heavy
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_option_values(argv))
     if args.command is None:
         parser.print_help()
         return int(ExitCode.INVALID)
@@ -174,12 +198,20 @@ def cmd_check(args, argv) -> int:
     except PolicyError:
         _write_error_reports(args, "invalid policy", argv)
         raise
+    _check_outputs(args, loaded)
     subject = resolve(loaded.model.subject, Path(args.policy).resolve().parent, data=tuple(args.data or ()),
                       label=args.label, prediction=args.prediction, model=args.model, signature=args.signature,
                       model_card=args.model_card, training=args.training, membership_data=args.membership_data,
                       example_weight=args.example_weight,
                       positive_label=args.positive_label, prediction_type=args.prediction_type)
-    options = engine.CheckOptions(engine=args.engine, beam_pipeline_args=shlex.split(args.beam_pipeline_args),
+    beam_args = shlex.split(args.beam_pipeline_args)
+    engine_choice = args.engine
+    if beam_args and engine_choice == "auto":
+        engine_choice = "tfma"  # Beam options only mean something to TFMA
+        progress("--beam-pipeline-args given: slice metrics run on TFMA")
+    elif beam_args and engine_choice == "local":
+        print("warning: --beam-pipeline-args is ignored with --engine local", file=sys.stderr)
+    options = engine.CheckOptions(engine=engine_choice, beam_pipeline_args=beam_args,
                                   max_slices=args.max_slices, progress=progress, debug=args.debug,
                                   cache_dir=None if args.no_cache else (args.cache_dir or str(default_cache_dir())),
                                   fail_on=args.fail_on, baseline=args.baseline, argv=["rai-policy", *argv],
@@ -192,15 +224,26 @@ def cmd_check(args, argv) -> int:
     return _emit(report, args)
 
 
+def _check_outputs(args, loaded) -> None:
+    """Refuse, before any work, report paths that would fail late or overwrite an input."""
+    from rai_policy.fileio import check_outputs
+
+    outputs = [(f"{fmt} report", path) for fmt, path in args.report]
+    if args.write_baseline:
+        outputs.append(("baseline", args.write_baseline))
+    inputs = [*loaded.files, *(args.data or []), args.model_card, args.training, args.baseline,
+              getattr(args, "membership_data", None)]
+    check_outputs(outputs, [p for p in inputs if p])
+
+
 def _emit(report, args) -> int:
     from rai_policy import engine
-    from rai_policy.fileio import write_atomic
     from rai_policy.report.renderers import renderer
 
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     sys.stdout.write(renderer("console")(report, color=color))
     for fmt, path in args.report:
-        write_atomic(path, renderer(fmt)(report))
+        _write(path, renderer(fmt)(report), f"{fmt} report")
         print(f"wrote {fmt} report: {path}", file=sys.stderr)
     if fmt_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
         if "markdown" in _available():
@@ -209,9 +252,19 @@ def _emit(report, args) -> int:
     if args.write_baseline:
         import json
 
-        write_atomic(args.write_baseline, json.dumps(engine.baseline_document(report), indent=2, sort_keys=True) + "\n")
+        _write(args.write_baseline, json.dumps(engine.baseline_document(report), indent=2, sort_keys=True) + "\n",
+               "baseline")
         print(f"wrote baseline: {args.write_baseline}", file=sys.stderr)
     return report.exit_code
+
+
+def _write(path: str, text: str, what: str) -> None:
+    from rai_policy.fileio import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
 
 
 def _available() -> list[str]:
@@ -226,6 +279,13 @@ def _write_error_reports(args, message: str, argv) -> None:
     from rai_policy.fileio import write_atomic
     from rai_policy.report.renderers import formats, renderer
 
+    from rai_policy.fileio import check_outputs
+
+    try:  # never overwrite an input, even to report that it is broken
+        check_outputs([(f"{fmt} report", path) for fmt, path in args.report],
+                      [p for p in [args.policy, *(args.data or []), args.model_card, args.training] if p])
+    except InputError:
+        return
     report = engine.error_report(message, args.policy, ["rai-policy", *argv])
     for fmt, path in args.report:
         if fmt in formats():
@@ -241,6 +301,10 @@ def cmd_demo(args, argv) -> int:
 
     progress = Progress(args.quiet)
     workdir = Path(args.workdir).resolve()
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the demo folder {args.workdir}: {exc.strerror}") from None
     subject_files = demo.prepare_demo(workdir, progress=progress)
     loaded = load_policy(subject_files.policy)
     subject = resolve(None, workdir, data=(str(subject_files.data),), label=subject_files.label,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rai_policy.errors import InputError
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -55,6 +57,12 @@ def resolve(policy_subject, policy_dir: Path, **overrides) -> Subject:
     subject = Subject(**values)
     given = {k: v for k, v in overrides.items()
              if v is not None and v is not False and not (isinstance(v, tuple) and v == ())}
+    if "model" in given and "prediction" in given:
+        raise InputError("give either --prediction COLUMN (scores in the data) or --model PATH, not both")
+    if "model" in given:  # a score source given here replaces the policy's, whichever kind it was
+        given["prediction"] = None
+    elif "prediction" in given:
+        given["model"] = None
     if "data" in given and isinstance(given["data"], str):
         given["data"] = (given["data"],)
     if "data" in given and isinstance(given["data"], pd.DataFrame):

@@ -12,11 +12,12 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from rai_policy.errors import PolicyError, Problem
+from rai_policy.resources import resource_dir
 from rai_policy.policy.models import Subject, Waiver, Override, policy_model
 from rai_policy.policy.yaml_source import Located, read_yaml
 from rai_policy.rules.registry import rule_kinds
 
-PACKS_DIR = Path(__file__).resolve().parents[2] / "policies"
+PACKS_DIR = resource_dir("policies")
 MAX_EXTENDS_DEPTH = 5
 
 

@@ -147,12 +147,10 @@ def measurement_lines(rule) -> list[str]:
 
 
 def templates_dir():
-    """The repo-root `reports_templates/` folder holding the Jinja2 templates."""
-    from pathlib import Path
+    """The `reports_templates/` folder holding the Jinja2 templates (see rai_policy.resources)."""
+    from rai_policy.resources import resource_dir
 
-    import rai_policy
-
-    return Path(rai_policy.__file__).resolve().parents[1] / "reports_templates"
+    return resource_dir("reports_templates")
 
 
 def command_text(argv) -> str:
