@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-cache", action="store_true", help="compute all evidence afresh and store nothing")
     c.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS", help="give up evidence gathering after this long")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    c.add_argument("-v", "--verbose", action="store_true", help="show every rule's notes, also on passing rules")
     c.add_argument("--no-color", action="store_true", help="plain console output")
     c.add_argument("--debug", action="store_true", help="include tracebacks of tool failures in messages")
 
@@ -241,7 +242,7 @@ def _emit(report, args) -> int:
     from rai_policy.report.renderers import renderer
 
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
-    sys.stdout.write(renderer("console")(report, color=color))
+    sys.stdout.write(renderer("console")(report, color=color, verbose=getattr(args, "verbose", False)))
     for fmt, path in args.report:
         _write(path, renderer(fmt)(report), f"{fmt} report")
         print(f"wrote {fmt} report: {path}", file=sys.stderr)

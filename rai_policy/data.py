@@ -50,6 +50,7 @@ import pandas as pd
 from rai_policy.errors import InputError
 
 LABEL, PREDICTION, WEIGHT = "__label__", "__prediction__", "__weight__"
+SERIALIZED = "__tf_example__"  # TFRecord input keeps each record's bytes, for signatures that parse tf.Example
 
 
 def _suggest(name: str, columns) -> str:
@@ -59,9 +60,10 @@ def _suggest(name: str, columns) -> str:
 
 def require_column(df: pd.DataFrame, name: str, role: str) -> None:
     if name not in df.columns:
-        cols = ", ".join(map(str, list(df.columns)[:30])) + (" …" if len(df.columns) > 30 else "")
-        raise InputError(f"{role} column '{name}' not in the data{_suggest(name, df.columns)} "
-                         f"({len(df.columns)} columns: {cols})")
+        names = [str(c) for c in df.columns if str(c) != SERIALIZED]
+        cols = ", ".join(names[:30]) + (" …" if len(names) > 30 else "")
+        raise InputError(f"{role} column '{name}' not in the data{_suggest(name, names)} "
+                         f"({len(names)} columns: {cols})")
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -102,7 +104,7 @@ def _read_tfrecord(path: Path) -> pd.DataFrame:
     try:
         for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
             ex = tf.train.Example.FromString(raw)
-            row = {}
+            row = {SERIALIZED: raw}
             for name, feat in ex.features.feature.items():
                 kind = feat.WhichOneof("kind")
                 values = list(getattr(feat, kind).value) if kind else []
@@ -124,8 +126,17 @@ def read_table(paths: list[str] | str) -> pd.DataFrame:
     return df
 
 
+def _unwrap(v):
+    """A one-element list (Parquet list columns) is its element; an empty one is missing."""
+    if isinstance(v, (list, tuple, np.ndarray)) and len(v) <= 1:
+        return v[0] if len(v) == 1 else None
+    return v
+
+
 def slice_strings(series: pd.Series, name: str) -> pd.Series:
     """Normalise a slice/group column to strings (None = missing).  See the module docstring."""
+    if series.dtype == object:
+        series = series.map(_unwrap)
     listy = series.map(lambda v: isinstance(v, (list, tuple, np.ndarray, set, dict)))
     if listy.any():
         row = int(np.flatnonzero(listy.to_numpy())[0])
@@ -192,6 +203,15 @@ def labels(df: pd.DataFrame, column: str, positive_label=None) -> np.ndarray:
         raise InputError(f"label column '{column}' must hold 0/1; values seen: {_distinct(as_str)}. "
                          "Declare `positive_label: <value>` to map other labels")
     return (as_str == "1").to_numpy(dtype=float)
+
+
+def label_mapping_note(raw: pd.Series, positive_label) -> str:
+    """'labels: 'yes' → 1 (31 rows); 'no' (29), 'maybe' (1) → 0' — every value a mapping touched."""
+    as_str = raw.map(_any_str)
+    target = _any_str(positive_label)
+    counts = as_str.value_counts()
+    rest = ", ".join(f"{k!r} ({v})" for k, v in counts.items() if k != target)
+    return f"labels: {target!r} → 1 ({int(counts.get(target, 0))} rows); {rest or 'nothing'} → 0"
 
 
 def _distinct(values: pd.Series, most: int = 10) -> str:

@@ -103,3 +103,25 @@ def test_wheel_carries_templates_and_packs(tmp_path):
                    "rai_policy/_resources/policies/packs/four_fifths.yaml",
                    "rai_policy/_resources/policies/packs/dp_sgd_release.yaml"):
         assert needed in names
+
+
+def test_positive_label_mapping_is_reported(tmp_path, capsys):
+    """B08's neighbour: with positive_label every other value counts as 0 — the report says which."""
+    data = tmp_path / "d.csv"
+    data.write_text("y,score,g\n" + "".join(f"{y},{s},{g}\n" for y, s, g in [
+        ("yes", 0.9, "A"), ("no", 0.2, "A"), ("maybe", 0.7, "B"), ("yes", 0.8, "B"), (" Yes", 0.4, "B")]))
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: t\nsubject: {label: y, prediction: score, positive_label: 'yes'}\nrules:\n"
+                      "  - {id: sel, kind: slice_metric, metric: selection_rate, slice_by: [g], min: 0}\n")
+    code, out = run(capsys, "check", str(policy), "--data", str(data), "-q", "--engine", "local", "--no-cache")
+    assert code == 0
+    assert "note: labels: 'yes' → 1 (2 rows); 'no' (1), 'maybe' (1), 'Yes' (1) → 0" in out
+
+
+def test_verbose_shows_notes_of_passing_rules(tmp_path, compas_scored_csv, capsys):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: t\nsubject: {label: two_year_recid, prediction: score}\nrules:\n"
+                      "  - {id: sel, kind: slice_metric, metric: selection_rate, slice_by: [sex], min: 0}\n")
+    _, quiet = run(capsys, "check", str(policy), "--data", str(compas_scored_csv), "-q", "--engine", "local")
+    _, verbose = run(capsys, "check", str(policy), "--data", str(compas_scored_csv), "-q", "--engine", "local", "-v")
+    assert "slice(s) evaluated" not in quiet and "slice(s) evaluated" in verbose

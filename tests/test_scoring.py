@@ -264,3 +264,19 @@ def test_missing_model_and_bad_directory(tmp_path):
     bad.write_text("not a model")
     with pytest.raises(InputError, match="cannot be loaded"):
         score_model(str(bad), _frame())
+
+
+def test_b24_tfrecord_input_feeds_the_example_signature(models, tmp_path):
+    """With TFRecord data the tf.Example signature is fed the records themselves (the error's hint works)."""
+    from rai_policy.data import read_table
+
+    model, paths = models
+    frame = _frame(n=5)
+    path = tmp_path / "d.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for _, row in frame.iterrows():
+            feats = {c: tf.train.Feature(float_list=tf.train.FloatList(value=[row[c]])) for c in ("age", "income")}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+    table = read_table(str(path))
+    scores = score_model(str(paths["examples"]), table)
+    np.testing.assert_allclose(scores, _predict(model, frame), rtol=1e-5, atol=1e-6)

@@ -71,7 +71,11 @@ class _Data:
 
         s = self.subject
         if s.frame is not None:
-            content = [hashlib.sha256(pd.util.hash_pandas_object(s.frame, index=False).to_numpy().tobytes()
+            try:
+                hashed = pd.util.hash_pandas_object(s.frame, index=False)
+            except TypeError:  # unhashable cells (lists): hash their text; the data layer then rejects them
+                hashed = pd.util.hash_pandas_object(s.frame.applymap(repr), index=False)
+            content = [hashlib.sha256(hashed.to_numpy().tobytes()
                                       + repr(list(map(str, s.frame.columns))).encode()).hexdigest()]
         else:
             content = [sha256_path(p) for p in datamod.expand_paths(list(s.data))]
@@ -98,6 +102,8 @@ class _Data:
         else:
             y = datamod.labels(self.table, s.label, s.positive_label)
             sc = self._binary_scores(groups)
+            if s.positive_label is not None:
+                self._note(datamod.label_mapping_note(self.table[s.label], s.positive_label))
         frame = pd.DataFrame({datamod.LABEL: y, datamod.PREDICTION: sc.values})
         if s.example_weight:
             frame[datamod.WEIGHT] = datamod.weights(self.table, s.example_weight)
@@ -107,10 +113,12 @@ class _Data:
             frame = frame[sc.keep].reset_index(drop=True)
             self.keep = sc.keep
             self.info.dropped_non_finite = sc.dropped
-            note = f"{sc.dropped} rows with non-finite predictions dropped (drop_non_finite_predictions)"
-            if note not in self.info.notes:
-                self.info.notes.append(note)
+            self._note(f"{sc.dropped} rows with non-finite predictions dropped (drop_non_finite_predictions)")
         return frame
+
+    def _note(self, note: str) -> None:
+        if note not in self.info.notes:
+            self.info.notes.append(note)
 
     def _one_vs_rest(self, positive_class: int | None, groups):
         s = self.subject

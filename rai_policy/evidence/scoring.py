@@ -37,7 +37,8 @@ Serialized tf.Example signatures (field case B24)
     signature that takes serialized ``tf.Example`` strings (typically ``examples: tf.string``, as
     TFX exports ``serving_default``) cannot be fed from raw columns: the ``InputError`` names the
     expected inputs and dtypes, lists every signature with its inputs (marking those the columns
-    can feed), and says to set ``signature:`` or to supply TFRecord input.
+    can feed), and says to set ``signature:`` or to supply TFRecord input.  With TFRecord input
+    a single-input ``tf.string`` signature is fed the serialized records themselves.
 
 Output
     Exactly one output tensor (a signature with several outputs is an ``InputError`` listing them).
@@ -58,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from rai_policy.errors import InputError
+from rai_policy.data import SERIALIZED
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 DEFAULT_SIGNATURE = "serving_default"
@@ -276,7 +278,7 @@ def _match_inputs(
     scorer: _Scorer, frame: pd.DataFrame, feature_columns: list[str] | None
 ) -> list[tuple[InputSpec, Callable[[int, int], np.ndarray]]]:
     """For each model input, a function (start, stop) -> the batch's array; or an InputError."""
-    columns = [str(c) for c in frame.columns]
+    columns = [str(c) for c in frame.columns if str(c) != SERIALIZED]
     by_name = {str(c): c for c in frame.columns}
     specs = scorer.inputs
 
@@ -291,9 +293,14 @@ def _match_inputs(
 
     plan: list[tuple[InputSpec, Callable[[int, int], np.ndarray]]] = []
     unmatched: list[InputSpec] = []
+    serialized = by_name.get(SERIALIZED)
     for spec in specs:
         if spec.name in by_name:
             plan.append((spec, _column_feed(scorer, spec, frame[by_name[spec.name]])))
+        elif spec.dtype == "string" and serialized is not None and len(specs) == 1:
+            # TFRecord input: a signature that parses tf.Example gets the records themselves
+            records = np.array(frame[serialized].tolist(), dtype=object)
+            plan.append((spec, lambda start, stop, r=records: r[start:stop]))
         else:
             unmatched.append(spec)
     if unmatched:

@@ -42,8 +42,10 @@ def render(report, color: bool = False, verbose: bool = False) -> str:
                 lines.append(f"       {'':<{width}}  note: {note}")
     for rid, why in sorted(report.disabled.items()):
         lines.append(f"{'OFF':<6} {rid:<{width}}  disabled: {why}")
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items())
     ev = report.evidence or {}
+    for note in ev.get("notes") or []:
+        lines.append(f"note: {note}")
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items())
     engine = f"; slice metrics: {ev['engine']}" if ev.get("engine") else ""
     rows = f" on {ev['rows']:,} rows" if ev.get("rows") else ""
     secs = report.provenance.get("duration_seconds")
