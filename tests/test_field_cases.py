@@ -80,8 +80,8 @@ UNDEFINED = {
     "auc": (rows(("C", 1, 0.7, 6)), "only one label class present"),
     "false_positive_rate": (rows(("C", 1, 0.7, 3), ("C", 1, 0.2, 3)), "0 negative labels"),
     "precision": (rows(("C", 1, 0.2, 3), ("C", 0, 0.1, 3)), "0 predicted positives"),
-    "selection_rate": (rows(("C", 1, 0.7, 3), ("C", 0, 0.1, 3)), "empty slice"),  # with weight 0
-    "accuracy": (rows(("C", 1, 0.7, 3), ("C", 0, 0.1, 3)), "empty slice"),
+    "selection_rate": (rows(("C", 1, 0.7, 3), ("C", 0, 0.1, 3)), "weight 0 on all 6 rows"),  # with weight 0
+    "accuracy": (rows(("C", 1, 0.7, 3), ("C", 0, 0.1, 3)), "weight 0 on all 6 rows"),
 }
 AB = rows(("A", 1, 0.9, 8), ("A", 1, 0.2, 2), ("A", 0, 0.1, 6), ("A", 0, 0.8, 4),
           ("B", 1, 0.9, 7), ("B", 1, 0.2, 3), ("B", 0, 0.1, 7), ("B", 0, 0.8, 3))
@@ -359,8 +359,8 @@ def test_B12_step_convention_counts_partial_batches_and_fails(tmp_path, capsys):
     from rai_policy.evidence.privacy_adapter import TrainingRecord, compute_privacy
 
     def eps(steps):
-        return compute_privacy(TrainingRecord(examples=1000, batch_size=300, steps=steps, noise_multiplier=1.0),
-                               "rdp", 1e-5).epsilon
+        return compute_privacy(TrainingRecord(examples=1000, batch_size=300, steps=steps, noise_multiplier=1.0,
+                                              sampling="shuffle"), "rdp", 1e-5).epsilon
 
     e10, e11, e12 = eps(10), eps(11), eps(12)
     assert e10 < e11 < e12  # monotone in steps
@@ -378,7 +378,7 @@ def test_B12_step_convention_counts_partial_batches_and_fails(tmp_path, capsys):
 
 
 def test_B13_accountant_named_by_policy_and_reported(tmp_path, capsys):
-    record = {"examples": 48000, "batch_size": 9600, "steps": 50, "noise_multiplier": 3.0}  # q = 0.2
+    record = {"examples": 48000, "batch_size": 9600, "steps": 50, "noise_multiplier": 3.0, "sampling": "poisson"}  # q = 0.2
     delta = 1 / 48000
     rules = (f"  - {{id: eps-rdp, kind: dp_budget, max_epsilon: 2.0, delta: {delta!r}, accountant: rdp}}\n"
              f"  - {{id: eps-pld, kind: dp_budget, max_epsilon: 2.0, delta: {delta!r}, accountant: pld}}\n"
@@ -393,13 +393,15 @@ def test_B13_accountant_named_by_policy_and_reported(tmp_path, capsys):
 
 
 def test_B14_batch_larger_than_dataset_is_input_error(tmp_path, capsys):
-    run = dp_check(tmp_path, capsys, {"examples": 100, "batch_size": 128, "noise_multiplier": 1.0, "epochs": 1},
+    run = dp_check(tmp_path, capsys, {"examples": 100, "batch_size": 128, "noise_multiplier": 1.0, "epochs": 1,
+                                      "sampling": "poisson"},
                    "  - {id: eps, kind: dp_budget, max_epsilon: 3, delta: 1.0e-5}\n")
     r = rule(run.report, "eps")
     assert run.code == 2 and r["status"] == "error"
     assert "sampling rate q = 1.28 > 1; batch_size exceeds examples" in r["message"]
     assert "Traceback" not in run.out + run.err
-    run = dp_check(tmp_path, capsys, {"examples": 128, "batch_size": 128, "noise_multiplier": 1.0, "epochs": 1},
+    run = dp_check(tmp_path, capsys, {"examples": 128, "batch_size": 128, "noise_multiplier": 1.0, "epochs": 1,
+                                      "sampling": "poisson"},
                    "  - {id: eps, kind: dp_budget, max_epsilon: 100, delta: 1.0e-5}\n")
     r = rule(run.report, "eps")
     assert run.code == 0 and r["measurements"][0]["sampling_rate"] == 1.0

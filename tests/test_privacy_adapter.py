@@ -19,7 +19,9 @@ from rai_policy.evidence.privacy_adapter import (
 
 
 def rec(**kw) -> TrainingRecord:
-    return TrainingRecord(**kw)
+    """A record; Poisson sampling (TF Privacy's accounting model) unless the test says otherwise.
+    (`sampling` is required in a record file: see test_review_fixes.)"""
+    return TrainingRecord(**{"sampling": "poisson", **kw})
 
 
 # ------------------------------------------------------------------ oracles (modern conversion)
@@ -176,7 +178,7 @@ def test_b14_q_above_one_is_an_input_error(tmp_path):
     with pytest.raises(pydantic.ValidationError, match=re.escape("sampling rate q = 1.28 > 1; batch_size exceeds examples")):
         rec(examples=100, batch_size=128, epochs=1, noise_multiplier=1.0)
     path = tmp_path / "train.yaml"
-    path.write_text("examples: 100\nbatch_size: 128\nnoise_multiplier: 1.0\nepochs: 1\n")
+    path.write_text("examples: 100\nbatch_size: 128\nnoise_multiplier: 1.0\nepochs: 1\nsampling: poisson\n")
     with pytest.raises(InputError, match=re.escape("sampling rate q = 1.28 > 1; batch_size exceeds examples")):
         load_training_record(path)
 
@@ -201,12 +203,12 @@ def test_b14_q_equal_one_computes_without_amplification(accountant):
 @pytest.mark.parametrize(
     "fields, message",
     [
-        (dict(examples=100, batch_size=10, noise_multiplier=1.0), "give epochs or steps"),
-        (dict(examples=0, batch_size=10, epochs=1, noise_multiplier=1.0), "examples: Input should be greater than 0"),
-        (dict(examples=100, batch_size=10, epochs=1, noise_multiplier=0), "noise_multiplier: Input should be greater than 0"),
+        (dict(examples=100, batch_size=10, noise_multiplier=1.0, sampling="poisson"), "give epochs or steps"),
+        (dict(examples=0, batch_size=10, epochs=1, noise_multiplier=1.0, sampling="poisson"), "examples: Input should be greater than 0"),
+        (dict(examples=100, batch_size=10, epochs=1, noise_multiplier=0, sampling="poisson"), "noise_multiplier: Input should be greater than 0"),
         (dict(examples=100, batch_size=10, epochs=1, noise_multiplier=1.0, sampling="fixed"), "sampling"),
-        (dict(examples=100, batch_size=10, epochs=1, noise_multiplier=1.0, clip=1.0), "clip: Extra inputs are not permitted"),
-        (dict(examples=True, batch_size=10, epochs=1, noise_multiplier=1.0), "examples: must be a number"),
+        (dict(examples=100, batch_size=10, epochs=1, noise_multiplier=1.0, clip=1.0, sampling="poisson"), "clip: Extra inputs are not permitted"),
+        (dict(examples=True, batch_size=10, epochs=1, noise_multiplier=1.0, sampling="poisson"), "examples: must be a number"),
     ],
 )
 def test_invalid_records_give_clear_input_errors(tmp_path, fields, message):
@@ -221,7 +223,8 @@ def test_load_yaml_and_json(tmp_path):
     y = tmp_path / "t.yaml"
     y.write_text("examples: 60000\nbatch_size: 256\nepochs: 60\nnoise_multiplier: 1.1\nsampling: shuffle\n")
     j = tmp_path / "t.json"
-    j.write_text(json.dumps(dict(examples=60000, batch_size=256, steps=14063, noise_multiplier=1.1, microbatching=True)))
+    j.write_text(json.dumps(dict(examples=60000, batch_size=256, steps=14063, noise_multiplier=1.1, microbatching=True,
+                                sampling="poisson")))
     ry, rj = load_training_record(y), load_training_record(j)
     assert ry.sampling == "shuffle" and ry.epochs == 60.0 and ry.steps is None
     assert rj.steps == 14063 and rj.microbatching and rj.sampling == "poisson"

@@ -10,6 +10,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+from rai_policy.errors import InputError
 from rai_policy.evidence.types import ModelCardDoc
 
 
@@ -41,10 +42,16 @@ def summary(card: ModelCardDoc) -> dict:
 
 def read_model_card(path: str) -> ModelCardDoc:
     """Parse and schema-check the card at `path` (absent → found=False).  A card that declares a
-    schema version MCT does not ship raises UnknownSchemaVersion."""
+    schema version MCT does not ship raises UnknownSchemaVersion; a path that exists but is not a
+    file (a directory, a device) is an InputError, not a missing card."""
     import jsonschema
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"model card {path} is a directory, not a model card file "
+                         "(give the card's JSON file, e.g. model_card.json)")
+    if p.exists() and not p.is_file():
+        raise InputError(f"model card {path} is not a regular file")
     if not p.is_file():
         return ModelCardDoc(str(path), found=False)
     try:

@@ -22,7 +22,8 @@ Accountant (always named by the caller, never chosen here)
 
 Step convention
     * ``steps`` in the record (the actual count from training logs) is used as is, and wins over
-      ``epochs`` when both are given (a note says so).
+      ``epochs`` when both are given.  When they disagree, ``steps_source`` says what ``epochs``
+      would give and the finding's message shows it (`steps_phrase`), not only a note.
     * ``sampling: poisson`` → ``ceil(epochs * examples / batch_size)``: TF Privacy's convention
       (n / b expected batches per epoch; there is no partial last batch under Poisson sampling).
     * ``sampling: shuffle`` → ``epochs * ceil(examples / batch_size)``: the batches actually run,
@@ -30,6 +31,9 @@ Step convention
       10).  A fractional epoch count is rounded up: ``ceil(epochs * ceil(examples / batch_size))``.
     ``epochs`` is read as the decimal number written (``Fraction(repr(epochs))``), so the product
     is exact and ``ceil`` never rounds a float error up to one more step.
+
+``sampling`` has no default: a record must say how its batches were drawn, because the shuffle
+caveat below must never be hidden behind an assumed ``poisson``.
 
 Shuffled fixed-size batches have no proven amplification analysis here: ε is computed as if the
 batches were Poisson-sampled and the result's notes say so.
@@ -44,6 +48,7 @@ Gaussian mechanisms.  ``q > 1`` is an input error.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -56,6 +61,13 @@ from rai_policy.errors import InputError
 from rai_policy.evidence.types import PrivacyResult
 
 ACCOUNTANTS = ("rdp", "pld")
+
+SAMPLING_REQUIRED = (
+    "say how batches were drawn: sampling: poisson (each example independently with probability "
+    "batch_size/examples, as DP-SGD's analysis assumes) or shuffle (fixed-size batches of a shuffled epoch)"
+)
+STEPS_FROM_RECORD = "steps from the training record (training logs)"
+_DISAGREE = re.compile(r"; epochs (\S+) would give (\d+) steps")
 
 _SHUFFLE_NOTE = (
     "assumes Poisson sampling; the model was trained with shuffled fixed-size batches, "
@@ -73,8 +85,15 @@ class TrainingRecord(BaseModel):
     epochs: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     steps: int | None = Field(default=None, gt=0, description="actual steps from training logs")
     noise_multiplier: float = Field(gt=0, allow_inf_nan=False)
-    sampling: Literal["poisson", "shuffle"] = "poisson"
+    sampling: Literal["poisson", "shuffle"] = Field(description=SAMPLING_REQUIRED)  # required: no default
     microbatching: bool = False
+
+    @field_validator("sampling", mode="before")
+    @classmethod
+    def _sampling_known(cls, v):
+        if v not in ("poisson", "shuffle"):
+            raise ValueError(f"{'empty' if v is None else f'unknown value {v!r}'}; {SAMPLING_REQUIRED}")
+        return v
 
     @field_validator("examples", "batch_size", "epochs", "steps", "noise_multiplier", mode="before")
     @classmethod
@@ -118,7 +137,7 @@ def load_training_record(path: str | Path) -> TrainingRecord:
     if not isinstance(data, dict):
         raise InputError(
             f"training record {p}: expected a mapping of fields "
-            f"(examples, batch_size, epochs or steps, noise_multiplier), got {type(data).__name__}"
+            f"(examples, batch_size, epochs or steps, noise_multiplier, sampling), got {type(data).__name__}"
         )
     try:
         return TrainingRecord.model_validate(data)
@@ -132,6 +151,8 @@ def describe_validation_error(e: pydantic.ValidationError) -> str:
     for err in e.errors():
         msg = err["msg"].removeprefix("Value error, ")
         loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "missing" and loc == "sampling":
+            msg = f"missing; {SAMPLING_REQUIRED}"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
@@ -155,14 +176,24 @@ def resolve_steps(record: TrainingRecord) -> tuple[int, str, tuple[str, ...]]:
             )
         from_epochs = (count, how)
     if record.steps is not None:
+        source = STEPS_FROM_RECORD
         if from_epochs is not None and from_epochs[0] != record.steps:
+            source += f"; epochs {record.epochs:g} would give {from_epochs[0]} steps by {from_epochs[1]}"
             notes.append(
                 f"steps {record.steps} from the training record used; epochs {record.epochs:g} "
                 f"ignored (it would give {from_epochs[0]} steps by {from_epochs[1]})"
             )
-        return record.steps, "steps from the training record (training logs)", tuple(notes)
+        return record.steps, source, tuple(notes)
     assert from_epochs is not None  # the model validator guarantees epochs or steps
     return from_epochs[0], from_epochs[1], tuple(notes)
+
+
+def steps_phrase(result: PrivacyResult) -> str:
+    """How a finding states the step count: '200 steps', or, when the record's `steps` and
+    `epochs` disagree (steps win), '5 steps from the record; epochs 10 would give 200'."""
+    source = result.steps_source or ""
+    m = _DISAGREE.match(source[len(STEPS_FROM_RECORD):]) if source.startswith(STEPS_FROM_RECORD) else None
+    return f"{result.steps} steps" + (f" from the record; epochs {m[1]} would give {m[2]}" if m else "")
 
 
 def compute_privacy(record: TrainingRecord, accountant: str, delta: float) -> PrivacyResult:

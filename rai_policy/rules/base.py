@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rai_policy.evidence.types import Evidence, EvidenceError
 
@@ -29,6 +29,33 @@ class Status(str, Enum):
     NOT_EVALUABLE = "not_evaluable"
     ERROR = "error"
     WAIVED = "waived"
+
+
+# PyYAML reads YAML 1.1, where a float needs a dot and a signed exponent: unquoted `1e-5` and
+# `1.0e5` arrive as strings.  They are numbers as written (YAML 1.2, JSON), so this spelling is read
+# as one; any other string in a number field is an error rather than pydantic's lax coercion.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
+
+
+def number_not_text(value):
+    """Before-validator of numeric option fields: a quoted number ("0.05") or true/false is an
+    error, not silently a number (pydantic's lax mode would take both)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, str):
+        if _EXPONENT_NUMBER.fullmatch(value.strip()):
+            return float(value)
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ValueError(f"expected a number, got the string {shown!r}")
+    return value
+
+
+def numeric(*fields: str):
+    """A before-validator for a spec's numeric option fields (see `number_not_text`).  A validator,
+    not an annotated type, so that the fields' `ge`/`le` bounds stay in the JSON Schema."""
+    def check(cls, value):
+        return number_not_text(value)
+    return field_validator(*fields, mode="before")(check)
 
 
 class RuleSpec(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from rai_policy.evidence.types import Evidence, MembershipRequest
-from rai_policy.rules.base import Finding, Measurement, Rule, RuleSpec, Status, fmt, within_max
+from rai_policy.rules.base import Finding, Measurement, Rule, RuleSpec, Status, fmt, numeric, within_max
 
 AttackName = Literal["threshold", "lr", "mlp", "rf", "knn"]  # rai_policy.evidence.mia_adapter.ATTACK_TYPES
 
@@ -16,6 +16,7 @@ class MembershipInferenceSpec(RuleSpec):
     max_attack_auc: float | None = Field(None, ge=0.5, le=1.0)
     max_advantage: float | None = Field(None, ge=0.0, le=1.0)
     attacks: list[AttackName] = Field(default_factory=lambda: ["threshold"], min_length=1)
+    _bound_numbers = numeric("max_attack_auc", "max_advantage")
 
     @field_validator("attacks")
     @classmethod

@@ -75,6 +75,7 @@ class ModelCardRule(Rule):
     schema version it declares (Model Card Toolkit's packaged v0.0.1/v0.0.2 schemas; an unknown
     version is an error), and every dotted path in `required` holds a non-empty value.  "None",
     "null", "" and whitespace count as empty; a path through a list is present when any item has it.
+    A missing card fails; a directory (or other non-file) given as the card is an input error.
 
     Why it matters: release reviewers need the intended use, limitations and ethical
     considerations written down; an empty card rendered as "Model Card for None" documents nothing.

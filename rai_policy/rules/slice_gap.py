@@ -3,18 +3,34 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rai_policy.evidence.types import Evidence
-from rai_policy.rules.base import Finding, Rule, Status, fmt, within_max, within_min
-from rai_policy.rules.slicing import (SliceRuleSpec, left_out, measurements, notes_for, preconditions, row_name,
-                                      select)
+from rai_policy.rules.base import Finding, Rule, Status, fmt, numeric, within_max, within_min
+from rai_policy.rules.slicing import (SliceRuleSpec, check_bound, left_out, measurements, notes_for, preconditions,
+                                      row_name, select)
 
 
 class SliceGapSpec(SliceRuleSpec):
     kind: Literal["slice_gap"]
     max_gap: float | None = Field(None, ge=0)
     min_ratio: float | None = Field(None, ge=0, le=1)
+    _bound_numbers = numeric("max_gap", "min_ratio")
+
+    @field_validator("max_gap")
+    @classmethod
+    def _reachable(cls, v, info: ValidationInfo):
+        metric = info.data.get("metric")
+        if metric is not None:
+            check_bound(metric, "max_gap", v)  # the gap of two rates is at most 1
+        return v
+
+    @field_validator("groups")
+    @classmethod
+    def _two_groups(cls, v):
+        if v is not None and len(v) < 2:
+            raise ValueError(f"`groups` names {len(v)} group(s); a gap compares at least 2")
+        return v
 
     @model_validator(mode="after")
     def _needs_a_bound(self):
@@ -29,7 +45,12 @@ class SliceGapRule(Rule):
     What it checks: the metric per group of `slice_by` (optionally only the `groups` listed); the
     gap max − min must be ≤ `max_gap` and the ratio min / max ≥ `min_ratio` (0.8 is the
     four-fifths rule).  Inclusive, 1e-9 tolerance: 0.8 − 0.7 against max_gap 0.1 passes.  The
-    reported value is the gap when `max_gap` is set, else the ratio.
+    reported value is the gap when `max_gap` is set, else the ratio.  `groups` must name at
+    least 2 distinct groups (a group listed twice is a policy error, not a gap of 0); a named
+    group with no rows is not_evaluable, with the closest value seen suggested ("did you mean
+    'Caucasian'?").  For a rate metric `max_gap` above 1 is a policy error (always met).  A group
+    whose metric is undefined says why ("0 positive labels"; with example weights "total weight 0
+    on its positive labels" or "weight 0 on all N rows").
 
     Why it matters: equalised odds and disparate impact are statements about differences between
     groups; a model can meet a floor everywhere and still treat groups very differently.
@@ -44,7 +65,9 @@ class SliceGapRule(Rule):
           decision_threshold: 0.45
 
     Example finding:
-        fail  fpr-gap-race  gap 0.213925 > max_gap 0.05 (African-American 0.448468 vs Caucasian 0.234543)
+        fail  fpr-gap-race  false_positive_rate: gap 0.213925 > max_gap 0.05 (African-American 0.448468 vs Caucasian 0.234543)
+        not_evaluable  with groups: [African-American, Caucasion]: group(s) Caucasion (did you mean
+              'Caucasian'?) have no rows in the data
         pass  when the two false positive rates are within 0.05.
 
     Options: metric, slice_by, groups, max_gap, min_ratio, decision_threshold (0.5),

@@ -1,13 +1,13 @@
 """`slice_metric`: a metric must stay within bounds on every slice."""
 from __future__ import annotations
 
-from pydantic import model_validator
-
 from typing import Literal
 
+from pydantic import ValidationInfo, field_validator, model_validator
+
 from rai_policy.evidence.types import Evidence
-from rai_policy.rules.base import Finding, Rule, Status, fmt, within_max, within_min
-from rai_policy.rules.slicing import (SliceRuleSpec, left_out, measurements, notes_for, preconditions, row_name,
+from rai_policy.rules.base import Finding, Rule, Status, fmt, numeric, within_max, within_min
+from rai_policy.rules.slicing import (SliceRuleSpec, check_bound, left_out, measurements, notes_for, preconditions, row_name,
                                       select)
 
 
@@ -15,6 +15,15 @@ class SliceMetricSpec(SliceRuleSpec):
     kind: Literal["slice_metric"]
     min: float | None = None
     max: float | None = None
+    _bound_numbers = numeric("min", "max")
+
+    @field_validator("min", "max")
+    @classmethod
+    def _reachable(cls, v, info: ValidationInfo):
+        metric = info.data.get("metric")
+        if metric is not None:
+            check_bound(metric, info.field_name, v)
+        return v
 
     @model_validator(mode="after")
     def _needs_a_bound(self):
@@ -30,7 +39,10 @@ class SliceMetricRule(Rule):
 
     What it checks: for each group (slice) of the `slice_by` features, the metric computed at
     `decision_threshold` (a prediction is positive when score > threshold) is ≥ `min` and/or ≤ `max`.
-    Bounds are inclusive with a 1e-9 tolerance.  The value reported is the worst slice's.
+    Bounds are inclusive with a 1e-9 tolerance.  The value reported is the worst slice's.  Rates
+    (every metric but example_count) live in [0, 1] and example_count is ≥ 0: a bound outside is a
+    policy error, as is a quoted number ("0.6").  A group listed twice in `groups` is a policy
+    error; a named group with no rows is not_evaluable, with the closest value seen suggested.
 
     Why it matters: an average can hide a group the model serves badly; a floor per group makes
     sure every group gets a minimum quality of service.
@@ -43,7 +55,8 @@ class SliceMetricRule(Rule):
           min: 0.6
 
     Example finding:
-        fail  recall-floor-by-race  recall 0.522774 (race=Caucasian) < min 0.6
+        fail  recall-floor-by-race  recall 0.24812 (Other) < min 0.6; 4 of 6 slices out of bounds:
+              Asian=0.555556, Caucasian=0.407867, Hispanic=0.323276, Other=0.24812   (COMPAS)
         pass  when every race has recall ≥ 0.6.
 
     Options: metric, slice_by, groups (values to keep), min, max, decision_threshold (0.5),

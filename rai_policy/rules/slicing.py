@@ -7,9 +7,10 @@ from typing import Literal, Union
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from rai_policy.evidence.types import METRICS, SliceMetricsRequest, SliceMetricsResult, SliceRow, slice_label
-from rai_policy.rules.base import Measurement, RuleSpec
+from rai_policy.rules.base import Measurement, RuleSpec, numeric
 
 MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]
+RATE_METRICS = tuple(m for m in METRICS if m != "example_count")  # values in [0, 1]
 
 
 def group_value(value) -> str:
@@ -19,6 +20,38 @@ def group_value(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def close_match(value: str, candidates) -> str | None:
+    """The candidate closest to a misspelt `value` (difflib), or None."""
+    import difflib
+
+    near = difflib.get_close_matches(value, sorted(set(candidates)), n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def repeated(values: list, what: str) -> str | None:
+    """'groups[0] and groups[1] both name 'X'' for the first value listed twice, else None."""
+    first: dict = {}
+    for i, v in enumerate(values):
+        if v in first:
+            shown = " & ".join(v) if isinstance(v, tuple) else v
+            return f"{what}[{first[v]}] and {what}[{i}] both name '{shown}'; list each group once"
+        first[v] = i
+    return None
+
+
+def check_bound(metric: str, key: str, value: float | None) -> None:
+    """Raise for a bound `key` (min, max, max_gap) the metric can never cross: rate metrics (and
+    their gaps) live in [0, 1], example_count is a number of rows (≥ 0)."""
+    if value is None:
+        return
+    if metric in RATE_METRICS and not 0 <= value <= 1:
+        never = value > 1 if key.startswith("min") else value < 0
+        raise ValueError(f"{key} {value:g} is outside [0, 1], where {metric} lives: "
+                         f"it is {'never' if never else 'always'} met")
+    if metric == "example_count" and value < 0:
+        raise ValueError(f"{key} {value:g} is negative; example_count is a number of rows (≥ 0)")
 
 
 class SliceRuleSpec(RuleSpec):
@@ -34,6 +67,7 @@ class SliceRuleSpec(RuleSpec):
     class_: Union[str, int, None] = Field(None, alias="class", description=(
         "multiclass subjects: the class judged one-vs-rest, by name or id from `subject.classes`"))
     _class: tuple[int, str] | None = PrivateAttr(None)  # (id, name), bound by the loader
+    _slice_numbers = numeric("decision_threshold", "min_slice_size")
 
     @field_validator("class_", mode="before")
     @classmethod
@@ -85,6 +119,16 @@ class SliceRuleSpec(RuleSpec):
             raise ValueError("slice_by lists a feature twice")
         return v
 
+    @field_validator("groups")
+    @classmethod
+    def _distinct_groups(cls, v):
+        if v is not None:  # compared as the data spells them: 1 and 1.0 are the same group
+            problem = repeated([tuple(group_value(x) for x in g) if isinstance(g, list) else group_value(g)
+                                for g in v], "groups")
+            if problem:
+                raise ValueError(problem)
+        return v
+
     @model_validator(mode="after")
     def _groups_match_features(self):
         for g in self.groups or []:
@@ -112,14 +156,46 @@ class SliceRuleSpec(RuleSpec):
         return [tuple(group_value(x) for x in (g if isinstance(g, list) else [g])) for g in self.groups]
 
 
+def _denominator(r: SliceRow, what: str, weight: float) -> str | None:
+    """Why a ratio over `what` (e.g. 'positive labels', total weight `weight`) is undefined on row
+    `r`, or None when it is defined.
+
+    The confusion counts are weighted and a row carries no unweighted label counts, so a zero
+    denominator reads "0 {what}" only when the weights are indistinguishable from none
+    (weighted_count == example_count); otherwise it states what holds either way: "total weight 0
+    on its {what}" (there are none, or all weigh 0).  Phrased to follow "group C has …"."""
+    if weight > 0:
+        return None
+    if r.example_count and r.weighted_count == 0:
+        return f"weight 0 on all {r.example_count} rows"
+    if r.weighted_count != r.example_count:
+        return f"total weight 0 on its {what}"
+    return f"0 {what}"
+
+
+def _empty(r: SliceRow) -> str | None:
+    if r.weighted_count != 0:
+        return None
+    return f"weight 0 on all {r.example_count} rows" if r.example_count else "empty slice"
+
+
+def _one_class(r: SliceRow) -> str | None:
+    for what, weight in (("positive labels", r.tp + r.fn), ("negative labels", r.fp + r.tn)):
+        if (why := _denominator(r, what, weight)) is not None:
+            if why.startswith("total weight 0"):
+                return f"{why} (AUC needs both label classes)"
+            return "only one label class present" if why == f"0 {what}" else why
+    return None
+
+
 UNDEFINED_REASONS = {
-    "recall": lambda r: "0 positive labels" if r.tp + r.fn == 0 else None,
-    "false_negative_rate": lambda r: "0 positive labels" if r.tp + r.fn == 0 else None,
-    "false_positive_rate": lambda r: "0 negative labels" if r.fp + r.tn == 0 else None,
-    "precision": lambda r: "0 predicted positives" if r.tp + r.fp == 0 else None,
-    "auc": lambda r: "only one label class present" if (r.tp + r.fn == 0 or r.fp + r.tn == 0) else None,
-    "accuracy": lambda r: "empty slice" if r.weighted_count == 0 else None,
-    "selection_rate": lambda r: "empty slice" if r.weighted_count == 0 else None,
+    "recall": lambda r: _denominator(r, "positive labels", r.tp + r.fn),
+    "false_negative_rate": lambda r: _denominator(r, "positive labels", r.tp + r.fn),
+    "false_positive_rate": lambda r: _denominator(r, "negative labels", r.fp + r.tn),
+    "precision": lambda r: _denominator(r, "predicted positives", r.tp + r.fp),
+    "auc": _one_class,
+    "accuracy": _empty,
+    "selection_rate": _empty,
     "example_count": lambda r: None,
 }
 
@@ -205,12 +281,28 @@ def measurements(spec: SliceRuleSpec, result: SliceMetricsResult) -> tuple[Measu
     return tuple(out)
 
 
-def names(groups) -> str:
-    return ", ".join(" & ".join(g) for g in groups)
-
-
 def row_name(row: SliceRow) -> str:
     return " & ".join(v for _, v in row.slice) or "overall"
+
+
+def absent_names(absent: list[tuple[str, ...]], result: SliceMetricsResult) -> str:
+    """'Caucasion (did you mean 'Caucasian'?), Martian': each absent group with the closest
+    observed spelling, feature by feature, when every misspelt value has a close one."""
+    seen = [set() for _ in result.slice_by]
+    for row in result.rows:
+        for i, (_, v) in enumerate(row.slice):
+            if i < len(seen):
+                seen[i].add(v)
+    out = []
+    for g in absent:
+        fixed = []
+        for i, v in enumerate(g):
+            fixed.append(v if i >= len(seen) or v in seen[i] else close_match(v, seen[i]))
+        hint = ""
+        if None not in fixed and tuple(fixed) != tuple(g):
+            hint = f" (did you mean '{' & '.join(fixed)}'?)"
+        out.append(" & ".join(g) + hint)
+    return ", ".join(out)
 
 
 def _listed(items: list[str]) -> str:
@@ -244,7 +336,7 @@ def preconditions(spec: SliceRuleSpec, result: SliceMetricsResult, sel: Selectio
         return (Status.NOT_EVALUABLE, f"class {ref[1]} (id {ref[0]}) absent from labels: "
                 f"{spec.metric} undefined in every group")
     if sel.absent:
-        return (Status.NOT_EVALUABLE, f"{cls}group(s) {names(sel.absent)} have no rows in the data")
+        return (Status.NOT_EVALUABLE, f"{cls}group(s) {absent_names(sel.absent, result)} have no rows in the data")
     if sel.undefined and spec.on_undefined == "not_evaluable":
         parts = "; ".join(f"group {row_name(r)} has {why}, {spec.metric} undefined" for r, why in sel.undefined[:MAX_LISTED])
         more = f"; … ({len(sel.undefined) - MAX_LISTED} more)" if len(sel.undefined) > MAX_LISTED else ""
