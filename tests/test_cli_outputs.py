@@ -125,3 +125,31 @@ def test_verbose_shows_notes_of_passing_rules(tmp_path, compas_scored_csv, capsy
     _, quiet = run(capsys, "check", str(policy), "--data", str(compas_scored_csv), "-q", "--engine", "local")
     _, verbose = run(capsys, "check", str(policy), "--data", str(compas_scored_csv), "-q", "--engine", "local", "-v")
     assert "slice(s) evaluated" not in quiet and "slice(s) evaluated" in verbose
+
+
+def test_model_card_summary_never_shows_none(tmp_path, capsys):
+    """B20 (HTML side): a card named "None" fails the rule and its summary omits the name."""
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"model_details": {"name": "None", "overview": "  "}}))
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: t\nrules:\n  - {id: card, kind: model_card, required: [model_details.name]}\n")
+    out = tmp_path / "r.json"
+    html = tmp_path / "r.html"
+    code, _ = run(capsys, "check", str(policy), "--model-card", str(card), "-q", "--report", f"json={out}",
+                  "--report", f"html={html}")
+    report = json.loads(out.read_text())
+    assert code == 1 and report["rules"][0]["status"] == "fail"
+    summary = report["evidence"]["model_card"]
+    assert "name" not in summary and "overview" not in summary
+    assert summary["schema_version"] == "0.0.2 (assumed: the card declares none)"
+    assert "<dd>None</dd>" not in html.read_text()
+
+
+def test_equal_groups_are_named_as_two_groups(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("y,score,g\n1,0.9,A\n1,0.1,A\n1,0.9,B\n1,0.1,B\n")
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: t\nsubject: {label: y, prediction: score}\nrules:\n"
+                      "  - {id: gap, kind: slice_gap, metric: recall, slice_by: [g], max_gap: 0.1}\n")
+    code, out = run(capsys, "check", str(policy), "--data", str(data), "-q", "--engine", "local", "--no-cache")
+    assert code == 0 and "(B 0.5 vs A 0.5)" in out

@@ -34,10 +34,15 @@ def summary(card: ModelCardDoc) -> dict:
     doc = card.document if isinstance(card.document, dict) else {}
     details = doc.get("model_details") if isinstance(doc.get("model_details"), dict) else {}
     version = details.get("version")
-    out = {"path": card.path, "found": card.found, "schema_version": card.schema_version,
+    declared = doc.get("schema_version")
+    out = {"path": card.path, "found": card.found,
+           "schema_version": card.schema_version if declared or not card.schema_version
+           else f"{card.schema_version} (assumed: the card declares none)",
            "name": details.get("name"), "version": version.get("name") if isinstance(version, dict) else version,
            "overview": details.get("overview")}
-    return {k: v for k, v in out.items() if v not in (None, "")}
+    # an empty or "None" field is absent for the reader too: never rendered as "Model Card for None"
+    return {k: v for k, v in out.items()
+            if v is not None and not (isinstance(v, str) and v.strip().lower() in ("", "none", "null"))}
 
 
 def read_model_card(path: str) -> ModelCardDoc:

@@ -99,8 +99,8 @@ class SliceGapRule(Rule):
             return Finding(Status.NOT_EVALUABLE, f"{cls}a gap needs at least 2 groups with a defined {spec.metric}; "
                            f"found {len(sel.judged)}" + (f" ({row_name(sel.judged[0])})" if sel.judged else ""),
                            None, bound, meas, notes=notes)
-        lo = min(sel.judged, key=lambda r: r.metrics[spec.metric])
-        hi = max(sel.judged, key=lambda r: r.metrics[spec.metric])
+        ordered = sorted(sel.judged, key=lambda r: r.metrics[spec.metric])  # stable: ties keep slice order
+        lo, hi = ordered[0], ordered[-1]  # two different groups even when every value is equal
         vlo, vhi = lo.metrics[spec.metric], hi.metrics[spec.metric]
         gap = vhi - vlo
         ratio = (vlo / vhi) if vhi > 0 else None
