@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import signal
 import threading
 import time
@@ -68,6 +69,8 @@ def _evaluate(rule, evidence) -> Finding:
     try:
         return rule.evaluate(evidence)
     except Exception as exc:  # noqa: BLE001 - a crashing rule is an ERROR finding, never a traceback
+        if os.environ.get("RAI_POLICY_DEBUG"):
+            raise
         return Finding(Status.ERROR, f"rule crashed: {type(exc).__name__}: {exc}")
 
 

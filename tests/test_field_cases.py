@@ -854,3 +854,36 @@ def test_B07_slice_dropped_by_the_engine_is_error(tmp_path, capsys, monkeypatch)
     r = rule(run.report, "rec")
     assert run.code == 2 and r["status"] == "error"
     assert "the slices of group account for 20 + 0 missing of 40 rows: the engine's output is incomplete" in r["message"]
+
+
+@pytest.mark.slow
+def test_B07_one_missing_threshold_errors_only_its_rule(tmp_path, capsys, monkeypatch):
+    """Only the 0.5 rates are lost: the 0.5 rule is an ERROR, the 0.3 and 0.7 rules are judged."""
+    from rai_policy.evidence import tfma_adapter
+
+    original = tfma_adapter.read_metrics
+
+    def drop_half(path):
+        out = original(path)
+        return {k: {m: v for m, v in metrics.items() if not m[0].endswith(("@0.5", "@0.50"))}
+                for k, metrics in out.items()}
+
+    monkeypatch.setattr(tfma_adapter, "read_metrics", drop_half)
+    import pandas as pd
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"y": [1, 0, 1, 0] * 5, "score": [0.9, 0.6, 0.4, 0.1] * 5,
+                  "race": ["A", "A", "B", "B"] * 5}).to_csv(data, index=False)
+    rules = "".join(f"  - {{id: fpr-{t}, kind: slice_gap, metric: false_positive_rate, slice_by: [race], "
+                    f"max_gap: 1, decision_threshold: {t}}}\n" for t in (0.3, 0.5, 0.7))
+    policy = tmp_path / "p.yaml"
+    policy.write_text("version: 1\nname: b07\nsubject: {label: y, prediction: score}\nrules:\n" + rules)
+    out = tmp_path / "r.json"
+    from rai_policy.cli import main
+
+    code = main(["check", str(policy), "--data", str(data), "--engine", "tfma", "-q", "--no-cache",
+                 "--report", f"json={out}"])
+    statuses = {r["id"]: (r["status"], r["message"]) for r in json.loads(out.read_text())["rules"]}
+    assert code == 2
+    assert statuses["fpr-0.5"][0] == "error" and "false_positive_rate@0.5 not computed" in statuses["fpr-0.5"][1]
+    assert statuses["fpr-0.3"][0] == "pass" and statuses["fpr-0.7"][0] == "pass"

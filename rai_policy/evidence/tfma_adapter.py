@@ -307,8 +307,12 @@ def verify_complete(
     *,
     weighted: bool,
 ) -> None:
-    """Raise MissingMetricError naming every (metric, threshold, slice) absent from `output`."""
-    required = required_metrics(levels, weighted=weighted)
+    """Raise MissingMetricError when a slice, or the counts every metric rests on (confusion
+    matrices, example counts), are absent from `output`.  A rate or AUC that is absent is left out
+    of that slice's `metrics` instead: only the rules that need it become ERROR ("metric
+    false_positive_rate@0.5 not computed for slice …", B07), the others are judged."""
+    required = {label: key for label, key in required_metrics(levels, weighted=weighted).items()
+                if key[0] in (CONFUSION_NAME, EXAMPLE_COUNT_NAME, WEIGHTED_COUNT_NAME)}
     problems = []
     for keys in expected.values():
         for key in keys:
@@ -353,11 +357,13 @@ def _slice_row(
     values: dict[str, float | None] = {
         metric: _double(found[(fairness_metric_name(source, level, levels), weighted)])
         for metric, source in FAIRNESS_SOURCES.items()
-    }
+        if _numeric(found, (fairness_metric_name(source, level, levels), weighted))
+    }  # a rate TFMA did not compute is absent (not None): rules needing it report an ERROR
     everything = (tp + fn) + (tn + fp)
     values["accuracy"] = (tp + tn) / everything if everything else None
     both_labels = tp + fn > 0 and tn + fp > 0
-    values["auc"] = _double(found[(AUC_NAME, weighted)]) if both_labels else None
+    if _numeric(found, (AUC_NAME, weighted)):
+        values["auc"] = _double(found[(AUC_NAME, weighted)]) if both_labels else None
     example_count = _double(found[(EXAMPLE_COUNT_NAME, False)])
     values["example_count"] = example_count
     return SliceRow(
@@ -365,6 +371,10 @@ def _slice_row(
         weighted_count=_double(found[(WEIGHTED_COUNT_NAME, weighted)]),
         tp=tp, fp=fp, tn=tn, fn=fn, metrics=values,
     )
+
+
+def _numeric(found: SliceOutput, key: TfmaKey) -> bool:
+    return key in found and found[key].WhichOneof("type") == "double_value"
 
 
 def _double(value: Any) -> float | None:
