@@ -49,7 +49,7 @@ def render(report, color: bool = False, verbose: bool = False) -> str:
     engine = f"; slice metrics: {ev['engine']}" if ev.get("engine") else ""
     rows = f" on {ev['rows']:,} rows" if ev.get("rows") else ""
     secs = report.provenance.get("duration_seconds")
-    took = f" in {secs:.1f} s" if isinstance(secs, (int, float)) else ""
+    took = f"; {secs:.1f} s" if isinstance(secs, (int, float)) else ""
     lines.append("")
     lines.append(_paint(f"verdict: {report.verdict.upper()} (exit {report.exit_code})", report.verdict, color)
                  + (f" — {counts}" if counts else "") + f"{rows}{engine}{took}")
