@@ -111,19 +111,25 @@ from rai_policy import data as datamod
 from rai_policy.evidence import local_metrics
 df = pd.read_parquet({path!r})
 frame = pd.DataFrame({{datamod.LABEL: df["label"], datamod.PREDICTION: df["score"], "g": df["g"].astype(object)}})
-t = time.perf_counter()
-res = local_metrics.compute_slice_metrics(frame, [("g",)], [0.5], weighted=False)
-_done(compute_seconds=time.perf_counter() - t, slices=len(next(iter(res.values())).rows))
+times = []
+for _ in range(3):  # best of 3: steady-state compute (the first call also pays lazy set-up)
+    t = time.perf_counter()
+    res = local_metrics.compute_slice_metrics(frame, [("g",)], [0.5], weighted=False)
+    times.append(time.perf_counter() - t)
+_done(compute_seconds=min(times), first_call_seconds=times[0], slices=len(next(iter(res.values())).rows))
 """
 
 PANDAS_FLOOR = """
 import pandas as pd
 df = pd.read_parquet({path!r})
-t = time.perf_counter()
-pred = df["score"] > 0.5
-pos = df["label"] == 1
-counts = pd.DataFrame({{"tp": pred & pos, "fp": pred & ~pos, "fn": ~pred & pos, "tn": ~pred & ~pos, "g": df["g"]}}).groupby("g").sum()
-_done(compute_seconds=time.perf_counter() - t, slices=len(counts))
+times = []
+for _ in range(3):  # best of 3, as for the local path
+    t = time.perf_counter()
+    pred = df["score"] > 0.5
+    pos = df["label"] == 1
+    counts = pd.DataFrame({{"tp": pred & pos, "fp": pred & ~pos, "fn": ~pred & pos, "tn": ~pred & ~pos, "g": df["g"]}}).groupby("g").sum()
+    times.append(time.perf_counter() - t)
+_done(compute_seconds=min(times), first_call_seconds=times[0], slices=len(counts))
 """
 
 TFMA_SYNTH = """
@@ -206,10 +212,10 @@ def main() -> int:
         measure(SYNTH.format(n=n, path=str(path)))
         local = measure(LOCAL_SYNTH.format(path=str(path)))
         floor = measure(PANDAS_FLOOR.format(path=str(path)))
-        lines.append(row(f"B4 local path, {n:,} rows × 20 slices", local,
-                         f"compute {local['compute_seconds']:.3f} s"))
+        lines.append(row(f"B4 local path, {n:,} rows × 20 slices (all 8 metrics incl. AUC)", local,
+                         f"compute {local['compute_seconds']:.3f} s best of 3 (first call {local['first_call_seconds']:.3f} s)"))
         lines.append(row(f"B4 pandas group-by floor, {n:,} rows", floor,
-                         f"compute {floor['compute_seconds']:.3f} s; local/floor = "
+                         f"confusion counts only: {floor['compute_seconds']:.3f} s best of 3; local/floor = "
                          f"{local['compute_seconds'] / floor['compute_seconds']:.1f}×"))
         if n == 100_000 and not args.skip_tfma_100k:
             tfm = measure(TFMA_SYNTH.format(path=str(path)))
