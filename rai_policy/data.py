@@ -373,6 +373,8 @@ def duplicate_rows(df: pd.DataFrame) -> np.ndarray | None:
     (e.g. lists)."""
     canon = {}
     for name in df.columns:
+        if name == SERIALIZED:  # the record bytes repeat the features (and their encoding varies)
+            continue
         col = df[name]
         if col.dtype == object:
             text = col.astype(str).str.strip()
