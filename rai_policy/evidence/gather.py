@@ -226,25 +226,37 @@ def _feature_stats(reqs, data: _Data, options: Options, info: GatherInfo, out: d
             store.put(key, stats[r.feature])
 
 
-def _privacy(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
-    if not subject.training:
-        out.update({r: EvidenceError("no DP-SGD training record given (--training PATH)") for r in reqs})
+def _input_then_each(reqs, path, missing: str, load, compute, what: tuple[str, str], timing, tool: str,
+                     options: Options, info: GatherInfo, out: dict) -> None:
+    """The shape of the file-based stages: no file → every request not evaluable; the file read
+    once (a bad file fails every request with its reason); then one computation per request."""
+    if not path:
+        out.update({r: EvidenceError(missing) for r in reqs})
         return
-    from rai_policy.evidence import privacy_adapter
-
     try:
-        record = privacy_adapter.load_training_record(subject.training)
+        loaded = load(path)
     except Exception as exc:  # noqa: BLE001
-        out.update({r: _failure(exc, "reading the training record", options) for r in reqs})
+        out.update({r: _failure(exc, f"reading the {what[0]}", options) for r in reqs})
         return
     for r in reqs:
         t = time.perf_counter()
         try:
-            out[r] = privacy_adapter.compute_privacy(record, r.accountant, r.delta)
+            out[r] = compute(loaded, r)
         except Exception as exc:  # noqa: BLE001
-            out[r] = _failure(exc, "privacy accounting", options)
-        info.timings[f"epsilon_{r.accountant}"] = time.perf_counter() - t
-    info.tools.append("dp_accounting")
+            out[r] = _failure(exc, what[1], options)
+        info.timings[timing(r)] = info.timings.get(timing(r), 0.0) + time.perf_counter() - t
+    info.tools.append(tool)
+
+
+def _privacy(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
+    """ε of the DP-SGD training record, once per (accountant, δ)."""
+    from rai_policy.evidence import privacy_adapter
+
+    _input_then_each(reqs, subject.training, "no DP-SGD training record given (--training PATH)",
+                     privacy_adapter.load_training_record,
+                     lambda record, r: privacy_adapter.compute_privacy(record, r.accountant, r.delta),
+                     ("training record", "privacy accounting"), lambda r: f"epsilon_{r.accountant}",
+                     "dp_accounting", options, info, out)
 
 
 def _model_card(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
@@ -266,26 +278,15 @@ def _model_card(reqs, subject: Subject, options: Options, info: GatherInfo, out:
 
 def _membership(reqs, subject: Subject, options: Options, info: GatherInfo, out: dict) -> None:
     """TF Privacy's membership-inference attacks on the member / non-member losses (B25)."""
-    if not subject.membership_data:
-        out.update({r: EvidenceError("no membership-inference data given (--membership-data PATH: loss, member)")
-                    for r in reqs})
-        return
     from rai_policy.evidence import mia_adapter
 
-    try:
-        members, nonmembers = mia_adapter.load_membership_data(subject.membership_data)
-    except Exception as exc:  # noqa: BLE001
-        out.update({r: _failure(exc, "reading the membership data", options) for r in reqs})
-        return
-    for r in reqs:
-        t = time.perf_counter()
-        try:
-            out[r] = mia_adapter.run_membership_attack(members, nonmembers, attack_types=r.attacks,
-                                                       progress=options.progress)
-        except Exception as exc:  # noqa: BLE001
-            out[r] = _failure(exc, "membership inference", options)
-        info.timings["membership_inference"] = info.timings.get("membership_inference", 0.0) + time.perf_counter() - t
-    info.tools.append("tensorflow_privacy_mia")
+    _input_then_each(reqs, subject.membership_data,
+                     "no membership-inference data given (--membership-data PATH: loss, member)",
+                     mia_adapter.load_membership_data,
+                     lambda losses, r: mia_adapter.run_membership_attack(*losses, attack_types=r.attacks,
+                                                                         progress=options.progress),
+                     ("membership data", "membership inference"), lambda r: "membership_inference",
+                     "tensorflow_privacy_mia", options, info, out)
 
 
 def gather(requests, subject: Subject, options: Options) -> tuple[Evidence, GatherInfo]:
