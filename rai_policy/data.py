@@ -276,7 +276,17 @@ def scores(raw: np.ndarray | pd.Series, *, source: str, prediction_type: str = "
            drop_non_finite: bool = False, groups: dict[str, pd.Series] | None = None) -> Scores:
     """Validated scores in [0, 1] (see the module docstring)."""
     values = _numeric(raw, source)
-    bad = ~np.isfinite(values)
+
+    def sigmoid(finite):
+        return 1.0 / (1.0 + np.exp(-finite))
+
+    return _validated(values, ~np.isfinite(values), source, prediction_type, sigmoid, drop_non_finite, groups)
+
+
+def _validated(values: np.ndarray, bad: np.ndarray, source: str, prediction_type: str, squash,
+               drop_non_finite: bool, groups) -> Scores:
+    """Shared by binary scores and class-score matrices: non-finite rows are an error (or dropped
+    and counted); logits are squashed by `squash`; probabilities must lie in [0, 1]."""
     keep = None
     if bad.any():
         if not drop_non_finite:
@@ -284,14 +294,14 @@ def scores(raw: np.ndarray | pd.Series, *, source: str, prediction_type: str = "
         keep = ~bad
     finite = values if keep is None else values[keep]
     if prediction_type == "logits":
-        finite = 1.0 / (1.0 + np.exp(-finite))
+        finite = squash(finite)
     else:
         _check_unit_range(finite, source)
-    if keep is not None:
-        full = values.copy()
-        full[keep] = finite
-        return Scores(full, int((~keep).sum()), keep)
-    return Scores(finite, 0, None)
+    if keep is None:
+        return Scores(finite, 0, None)
+    full = values.copy()
+    full[keep] = finite
+    return Scores(full, int(bad.sum()), keep)
 
 
 def _check_unit_range(finite: np.ndarray, source: str) -> None:
@@ -333,24 +343,14 @@ def class_scores(df: pd.DataFrame, *, classes: tuple[str, ...], prediction_colum
     else:
         raise InputError("a multiclass subject needs `prediction_columns` (one score column per class) "
                          "or a `prediction` column holding one score vector per row")
-    bad = (~np.isfinite(matrix)).any(axis=1)
-    keep = None
-    if bad.any():
-        if not drop_non_finite:
-            raise _non_finite(matrix, source, groups)
-        keep = ~bad
-    finite = matrix if keep is None else matrix[keep]
-    if prediction_type == "logits":
-        shifted = finite - finite.max(axis=1, keepdims=True) if finite.size else finite
-        e = np.exp(shifted)
-        finite = e / e.sum(axis=1, keepdims=True) if finite.size else finite
-    else:
-        _check_unit_range(finite, source)
-    if keep is None:
-        return Scores(finite, 0, None)
-    full = matrix.copy()
-    full[keep] = finite
-    return Scores(full, int(bad.sum()), keep)
+    def softmax(finite):
+        if not finite.size:
+            return finite
+        e = np.exp(finite - finite.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    return _validated(matrix, (~np.isfinite(matrix)).any(axis=1), source, prediction_type, softmax,
+                      drop_non_finite, groups)
 
 
 def _by_group(bad: np.ndarray, nan: np.ndarray, groups: dict[str, pd.Series] | None) -> str:
