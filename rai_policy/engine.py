@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rai_policy.errors import ExitCode, InputError
@@ -202,7 +202,3 @@ def error_report(message: str, policy_path: str | None, argv: list[str]) -> Repo
     return Report(verdict="error", exit_code=int(ExitCode.INVALID),
                   policy={"name": None, "description": None, "path": policy_path}, rules=(),
                   errors=(message,), provenance={"command": list(argv)})
-
-
-def with_exit(report: Report, code: int) -> Report:
-    return replace(report, exit_code=code)

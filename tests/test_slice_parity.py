@@ -348,23 +348,28 @@ def test_b23_weighted_recall_in_tfma():
     check_b23(results, weighted=True)
 
 
+def _tfma_without(monkeypatch, class_name: str):
+    """The TFMA adapter with one metric class dropped from its configuration (a wiring bug, B07),
+    and a four-row frame to evaluate."""
+    pytest.importorskip("tensorflow_model_analysis")
+    from rai_policy.evidence import tfma_adapter
+
+    original = tfma_adapter.metric_configs
+    monkeypatch.setattr(tfma_adapter, "metric_configs",
+                        lambda levels: [c for c in original(levels) if c.class_name != class_name])
+    frame = pd.DataFrame({
+        LABEL_COLUMN: [1.0, 0.0, 1.0, 0.0], PREDICTION_COLUMN: [0.9, 0.6, 0.4, 0.1],
+        "race": np.array(["X", "X", "Y", "Y"], dtype=object),
+    })
+    return tfma_adapter, frame
+
+
 @pytest.mark.slow
 def test_b07_missing_fairness_metrics_are_absent_not_none(monkeypatch):
     """Field case B07: the engine configuration loses FairnessIndicators; the rates it was asked
     for are absent from every row (never None, which would read as "undefined"), so each rule
     that needs one reports an ERROR while rules on the counts are still judged."""
-    pytest.importorskip("tensorflow_model_analysis")
-    from rai_policy.evidence import tfma_adapter
-
-    original = tfma_adapter.metric_configs
-    monkeypatch.setattr(
-        tfma_adapter, "metric_configs",
-        lambda levels: [c for c in original(levels) if c.class_name != "FairnessIndicators"],
-    )
-    frame = pd.DataFrame({
-        LABEL_COLUMN: [1.0, 0.0, 1.0, 0.0], PREDICTION_COLUMN: [0.9, 0.6, 0.4, 0.1],
-        "race": np.array(["X", "X", "Y", "Y"], dtype=object),
-    })
+    tfma_adapter, frame = _tfma_without(monkeypatch, "FairnessIndicators")
     results = tfma_adapter.compute_slice_metrics(frame, [("race",)], [0.3, 0.5, 0.7], weighted=False)
     for result in results.values():
         for row in result.rows:
@@ -372,20 +377,10 @@ def test_b07_missing_fairness_metrics_are_absent_not_none(monkeypatch):
             assert row.metrics["accuracy"] is not None and row.example_count == 2  # counts still there
 
 
+@pytest.mark.slow
 def test_b07_missing_counts_raise(monkeypatch):
     """Without the confusion counts nothing can be judged: the adapter raises."""
-    pytest.importorskip("tensorflow_model_analysis")
-    from rai_policy.evidence import tfma_adapter
-
-    original = tfma_adapter.metric_configs
-    monkeypatch.setattr(
-        tfma_adapter, "metric_configs",
-        lambda levels: [c for c in original(levels) if c.class_name != "ConfusionMatrixAtThresholds"],
-    )
-    frame = pd.DataFrame({
-        LABEL_COLUMN: [1.0, 0.0, 1.0, 0.0], PREDICTION_COLUMN: [0.9, 0.6, 0.4, 0.1],
-        "race": np.array(["X", "X", "Y", "Y"], dtype=object),
-    })
+    tfma_adapter, frame = _tfma_without(monkeypatch, "ConfusionMatrixAtThresholds")
     with pytest.raises(tfma_adapter.MissingMetricError, match=r"accuracy@0\.5 not computed for slice race=X"):
         tfma_adapter.compute_slice_metrics(frame, [("race",)], [0.5], weighted=False)
 
